@@ -1,0 +1,2 @@
+//! Listeners, TLS, the request pipeline, forwarding, admin endpoints.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Admission: rate limits, connection limits, bans, load shedding.
+#![forbid(unsafe_code)]

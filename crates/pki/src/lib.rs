@@ -1,0 +1,2 @@
+//! The hospital certificate authority: development CA, server and device certificates.
+#![forbid(unsafe_code)]

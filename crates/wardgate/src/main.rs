@@ -1,0 +1,31 @@
+//! The `wardgate` command: one binary, one subcommand per task an operator performs.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses the
+//! command line and dispatches.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// wardgate: the security gateway in front of every hospital department API.
+#[derive(Debug, Parser)]
+#[command(name = "wardgate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands, in the order an operator meets them.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version and the build's feature set.
+    Version,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => cmd::version::run(),
+    }
+}

@@ -1,0 +1,362 @@
+//! The part of the central policy identity reads: departments and zones (segmentation), roles
+//! (SMART scopes, memberships, MFA, break-the-glass, training), operations, step-up rules and
+//! trusted external issuers.
+//!
+//! The policy crate owns the file (`wardgate.toml`) and its validation; the gateway converts
+//! its model into an [`AccessPolicy`] when the policy loads or reloads. Keeping this a plain
+//! data type means identity does not depend on how the file is read, and the authorization
+//! function stays pure.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Whether a role must use a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaRequirement {
+    /// MFA at every login (the default for every human role).
+    Required,
+    /// MFA only if the account enrolled one.
+    Optional,
+}
+
+/// What one role may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAccess {
+    /// SMART scopes: the ceiling of what a token for this role can carry.
+    pub scopes: Vec<String>,
+    /// Departments the role may reach at all (an account reaches the intersection with its
+    /// own memberships).
+    pub departments: Vec<String>,
+    /// MFA at login.
+    pub mfa: MfaRequirement,
+    /// Whether the role may declare an emergency (break-the-glass).
+    pub break_glass: bool,
+    /// Whether access needs current security training.
+    pub training_required: bool,
+}
+
+/// What reaching one department requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentAccess {
+    /// Device zones allowed to reach it.
+    pub zones: Vec<String>,
+    /// Whether a client certificate (device identity) is required.
+    pub require_mtls: bool,
+    /// The resource types the department serves; `None`: all.
+    pub resource_types: Option<Vec<String>>,
+}
+
+/// Who may invoke one `$operation` (SMART scopes do not cover operations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationAccess {
+    /// Roles allowed to invoke it.
+    pub roles: Vec<String>,
+    /// The SMART letter the caller also needs on the operation's resource type (`r` for
+    /// `$everything`); `None`: the role list alone decides.
+    pub permission: Option<char>,
+    /// Whether it stays available under break-the-glass (bulk export never is).
+    pub under_break_glass: bool,
+}
+
+/// Break-the-glass settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakGlassPolicy {
+    /// How long a grant lasts, in seconds.
+    pub duration_seconds: i64,
+    /// Whether declaring needs a fresh second factor.
+    pub require_step_up: bool,
+}
+
+/// A rule requiring a recent second factor for some interactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUpRule {
+    /// FHIR interaction names (`delete`, `update`, ...) or `operation:NAME`.
+    pub interactions: Vec<String>,
+    /// The second factor must be at most this old, in seconds.
+    pub within_seconds: i64,
+}
+
+/// Where an external issuer's keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// Fetched over HTTP(S), cached, refreshed on an unknown `kid` (rate limited).
+    Url(String),
+    /// Read from a file (air-gapped sites).
+    File(PathBuf),
+}
+
+/// A trusted external OpenID Connect issuer (Keycloak, Entra ID, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Its signing keys.
+    pub jwks: JwksSource,
+    /// The `aud` its tokens must carry for wardgate.
+    pub audience: String,
+    /// The claim holding the user's name (`preferred_username`).
+    pub username_claim: String,
+    /// The claim holding group or role names (`roles`, `groups`).
+    pub role_claim: String,
+    /// Issuer role/group name -> wardgate role.
+    pub role_map: BTreeMap<String, String>,
+    /// The claim holding departments, if any.
+    pub department_claim: Option<String>,
+    /// Issuer department value -> wardgate department.
+    pub department_map: BTreeMap<String, String>,
+}
+
+/// Everything identity needs from the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// Departments by name.
+    pub departments: BTreeMap<String, DepartmentAccess>,
+    /// Roles by name.
+    pub roles: BTreeMap<String, RoleAccess>,
+    /// Operations by name (without `$`).
+    pub operations: BTreeMap<String, OperationAccess>,
+    /// Break-the-glass settings.
+    pub break_glass: BreakGlassPolicy,
+    /// Step-up rules.
+    pub step_up: Vec<StepUpRule>,
+    /// Trusted external issuers.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// The nine staff roles of the default policy.
+pub const DEFAULT_ROLES: [&str; 9] = [
+    "physician",
+    "nurse",
+    "radiologist",
+    "laboratory_technician",
+    "pharmacist",
+    "admissions_clerk",
+    "security_officer",
+    "auditor",
+    "administrator",
+];
+
+/// The five departments of the default policy.
+pub const DEFAULT_DEPARTMENTS: [&str; 5] =
+    ["emergency", "radiology", "laboratory", "pharmacy", "record"];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn role(scopes: &[&str], departments: &[&str], break_glass: bool) -> RoleAccess {
+    RoleAccess {
+        scopes: strings(scopes),
+        departments: strings(departments),
+        mfa: MfaRequirement::Required,
+        break_glass,
+        training_required: false,
+    }
+}
+
+fn department(zones: &[&str], resource_types: Option<&[&str]>) -> DepartmentAccess {
+    DepartmentAccess {
+        zones: strings(zones),
+        require_mtls: false,
+        resource_types: resource_types.map(strings),
+    }
+}
+
+impl AccessPolicy {
+    /// The default hospital policy: the policy sketch's departments and roles, completed for
+    /// the nine staff roles of issue 4. Until the policy crate provides the default file, this
+    /// is the reference the authorization matrix is tested against.
+    pub fn hospital_default() -> AccessPolicy {
+        let all = &DEFAULT_DEPARTMENTS;
+        let departments = BTreeMap::from([
+            (
+                "emergency".to_owned(),
+                department(
+                    &["clinical", "devices"],
+                    Some(&[
+                        "Patient",
+                        "Encounter",
+                        "Observation",
+                        "Condition",
+                        "AllergyIntolerance",
+                        "Procedure",
+                    ]),
+                ),
+            ),
+            (
+                "radiology".to_owned(),
+                department(
+                    &["clinical", "devices"],
+                    Some(&["ImagingStudy", "DiagnosticReport", "ServiceRequest"]),
+                ),
+            ),
+            (
+                "laboratory".to_owned(),
+                department(
+                    &["clinical", "devices"],
+                    Some(&[
+                        "Observation",
+                        "DiagnosticReport",
+                        "Specimen",
+                        "ServiceRequest",
+                    ]),
+                ),
+            ),
+            (
+                "pharmacy".to_owned(),
+                department(
+                    &["clinical"],
+                    Some(&[
+                        "MedicationRequest",
+                        "MedicationDispense",
+                        "MedicationAdministration",
+                        "Medication",
+                    ]),
+                ),
+            ),
+            ("record".to_owned(), department(&["clinical"], None)),
+        ]);
+        let roles = BTreeMap::from([
+            ("physician".to_owned(), role(&["user/*.cruds"], all, true)),
+            (
+                "nurse".to_owned(),
+                role(
+                    &[
+                        "user/Patient.rs",
+                        "user/Observation.cruds",
+                        "user/MedicationAdministration.cru",
+                    ],
+                    &["emergency", "record"],
+                    true,
+                ),
+            ),
+            (
+                "radiologist".to_owned(),
+                role(
+                    &[
+                        "user/ImagingStudy.cruds",
+                        "user/DiagnosticReport.cruds",
+                        "user/ServiceRequest.rs",
+                        "user/Patient.rs",
+                    ],
+                    &["radiology", "record"],
+                    false,
+                ),
+            ),
+            (
+                "laboratory_technician".to_owned(),
+                role(
+                    &[
+                        "user/Observation.crus",
+                        "user/Specimen.cruds",
+                        "user/DiagnosticReport.crus",
+                        "user/ServiceRequest.rs",
+                    ],
+                    &["laboratory"],
+                    false,
+                ),
+            ),
+            (
+                "pharmacist".to_owned(),
+                role(
+                    &[
+                        "user/MedicationRequest.rus",
+                        "user/MedicationDispense.cruds",
+                        "user/Medication.rs",
+                        "user/Patient.rs",
+                        "user/AllergyIntolerance.rs",
+                    ],
+                    &["pharmacy", "record"],
+                    false,
+                ),
+            ),
+            (
+                "admissions_clerk".to_owned(),
+                role(
+                    &["user/Patient.crus", "user/Encounter.crus"],
+                    &["emergency", "record"],
+                    false,
+                ),
+            ),
+            // Security staff, auditors and administrators run wardgate; they read no clinical
+            // data through the department APIs (separation of duties).
+            ("security_officer".to_owned(), role(&[], &[], false)),
+            (
+                "auditor".to_owned(),
+                role(&["user/AuditEvent.rs", "user/Provenance.rs"], all, false),
+            ),
+            ("administrator".to_owned(), role(&[], &[], false)),
+        ]);
+        let operations = BTreeMap::from([
+            (
+                "everything".to_owned(),
+                OperationAccess {
+                    roles: strings(&["physician"]),
+                    permission: Some('r'),
+                    under_break_glass: true,
+                },
+            ),
+            (
+                "validate".to_owned(),
+                OperationAccess {
+                    roles: strings(&["physician", "nurse", "laboratory_technician"]),
+                    permission: Some('c'),
+                    under_break_glass: false,
+                },
+            ),
+            (
+                "export".to_owned(),
+                OperationAccess {
+                    roles: Vec::new(),
+                    permission: None,
+                    under_break_glass: false,
+                },
+            ),
+        ]);
+        AccessPolicy {
+            departments,
+            roles,
+            operations,
+            break_glass: BreakGlassPolicy {
+                duration_seconds: 30 * 60,
+                require_step_up: true,
+            },
+            step_up: vec![StepUpRule {
+                interactions: strings(&["delete"]),
+                within_seconds: 15 * 60,
+            }],
+            trusted_issuers: Vec::new(),
+        }
+    }
+
+    /// Whether a role exists.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains_key(role)
+    }
+
+    /// Whether a department exists.
+    pub fn has_department(&self, department: &str) -> bool {
+        self.departments.contains_key(department)
+    }
+
+    /// The union of the scopes of `roles`.
+    pub fn scopes_of(&self, roles: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in roles.iter().filter_map(|r| self.roles.get(r)) {
+            for s in &r.scopes {
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any of `roles` requires MFA.
+    pub fn mfa_required(&self, roles: &[String]) -> bool {
+        roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .any(|r| r.mfa == MfaRequirement::Required)
+    }
+}

@@ -1,0 +1,216 @@
+//! wardgate's own access tokens: short-lived `EdDSA` JWTs with SMART claims.
+//!
+//! Verification is on every request, so it is cached: a token whose signature and claims were
+//! verified once is remembered by its SHA-256 until it expires, and later requests only redo
+//! the cheap checks (expiry, audience, revocation). The cache never outlives the token.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::keys::KeyRing;
+
+/// The most verified tokens remembered; past this the cache starts over (a flood of distinct
+/// valid tokens is not a realistic load, and clearing is cheaper than tracking order).
+const CACHE_CAPACITY: usize = 50_000;
+
+/// The longest token accepted (JWTs of ours are well under 2 KiB).
+pub const MAX_TOKEN_LEN: usize = 8192;
+
+/// A break-the-glass grant carried in a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlassClaim {
+    /// Grant id.
+    pub id: String,
+    /// End of the grant.
+    pub exp: i64,
+    /// Patient, if declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+}
+
+/// The claims of a wardgate access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Account id.
+    pub sub: String,
+    /// The FHIR bases the token is for.
+    pub aud: Vec<String>,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Token id.
+    pub jti: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// Session (refresh family), absent for client-credentials tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Last authentication.
+    pub auth_time: i64,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Authentication context class.
+    pub acr: String,
+    /// Login name.
+    pub name: String,
+    /// `user` or `service`.
+    pub kind: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Department memberships.
+    pub departments: Vec<String>,
+    /// Service zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// In-context patient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+    /// Training validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_valid_until: Option<i64>,
+    /// Break-the-glass grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub btg: Option<BreakGlassClaim>,
+    /// OAuth client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// Why a token was refused (the client hears only "invalid token"; the record gets this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a well-formed JWT, or too long.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The header names an algorithm other than the one we sign with (`none`, `HS256`, ...).
+    #[error("the token's algorithm is not accepted")]
+    Algorithm,
+    /// No key with the token's `kid`.
+    #[error("the token's key is unknown")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// Expired.
+    #[error("the token has expired")]
+    Expired,
+    /// Another issuer.
+    #[error("the token's issuer is not trusted")]
+    Issuer,
+    /// Not for this FHIR base.
+    #[error("the token is not for this department")]
+    Audience,
+    /// Revoked (session, account or grant).
+    #[error("the token has been revoked")]
+    Revoked,
+    /// The account is disabled or gone.
+    #[error("the account is disabled")]
+    Disabled,
+}
+
+impl From<jsonwebtoken::errors::Error> for TokenError {
+    fn from(e: jsonwebtoken::errors::Error) -> Self {
+        use jsonwebtoken::errors::ErrorKind;
+        match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidIssuer => TokenError::Issuer,
+            ErrorKind::InvalidAudience => TokenError::Audience,
+            ErrorKind::InvalidSignature => TokenError::Signature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::Algorithm,
+            _ => TokenError::Malformed,
+        }
+    }
+}
+
+/// Sign `claims` with the ring's current signer.
+pub fn sign(ring: &KeyRing, now: i64, claims: &AccessClaims) -> Option<String> {
+    let key = ring.signer(now)?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some("at+jwt".to_owned());
+    jsonwebtoken::encode(&header, claims, &key.encoding).ok()
+}
+
+/// Verifies wardgate access tokens, with a cache of verified ones.
+#[derive(Debug, Default)]
+pub struct TokenVerifier {
+    cache: RwLock<HashMap<[u8; 32], std::sync::Arc<AccessClaims>>>,
+}
+
+impl TokenVerifier {
+    /// Verify `token` (signature, issuer, expiry) or find it verified in the cache. The
+    /// audience and revocation are the caller's, since they change per request.
+    pub fn verify(
+        &self,
+        ring: &KeyRing,
+        issuer: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<std::sync::Arc<AccessClaims>, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Ok(cache) = self.cache.read()
+            && let Some(claims) = cache.get(&digest)
+        {
+            return if claims.exp <= now {
+                Err(TokenError::Expired)
+            } else {
+                Ok(claims.clone())
+            };
+        }
+        let claims = std::sync::Arc::new(verify_uncached(ring, issuer, token)?);
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.retain(|_, c| c.exp > now);
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(digest, claims.clone());
+        }
+        Ok(claims)
+    }
+}
+
+/// Full verification of a wardgate token, without the cache.
+pub fn verify_uncached(
+    ring: &KeyRing,
+    issuer: &str,
+    token: &str,
+) -> Result<AccessClaims, TokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidAlgorithmName => TokenError::Algorithm,
+        _ => TokenError::Malformed,
+    })?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(TokenError::Algorithm);
+    }
+    let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+    let key = ring.decoding(&kid).ok_or(TokenError::UnknownKey)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
+    // The audience is checked per request against the department's FHIR base.
+    validation.validate_aud = false;
+    // Expiry is checked against the service's clock by the caller (drills move it).
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)?;
+    Ok(data.claims)
+}
+
+/// The FHIR base of `department` under `issuer` (the public origin).
+pub fn fhir_base(issuer: &str, department: &str) -> String {
+    format!("{}/{department}/fhir", issuer.trim_end_matches('/'))
+}

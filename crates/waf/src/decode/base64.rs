@@ -1,0 +1,94 @@
+//! Base64 values that decode to readable text: attackers wrap payloads in them, applications
+//! unwrap them.
+
+/// Values shorter than this are words more often than Base64.
+pub const MIN_LEN: usize = 8;
+/// Values longer than this are not unwrapped (bounded work per value).
+pub const MAX_LEN: usize = 64 * 1024;
+
+/// Decode `value` as standard or URL-safe Base64 (padding optional) when the whole value is
+/// Base64 and the result is printable UTF-8 text; otherwise `None`.
+pub fn decode_printable(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    if !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) {
+        return None;
+    }
+    let decoded = decode(bytes)?;
+    let text = String::from_utf8(decoded).ok()?;
+    is_printable(&text).then_some(text)
+}
+
+/// Decode standard or URL-safe Base64 with optional padding; `None` on any other character.
+pub fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    let unpadded = bytes
+        .strip_suffix(b"==")
+        .or(bytes.strip_suffix(b"="))
+        .unwrap_or(bytes);
+    if unpadded.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(unpadded.len() / 4 * 3 + 2);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in unpadded {
+        acc = acc << 6 | u32::from(sextet(b)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn sextet(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Text a person or a program would write: no control characters but line breaks and tabs.
+fn is_printable(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_payloads_unwrap() {
+        assert_eq!(
+            decode_printable("PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg").as_deref(),
+            Some("<script>alert(1)</script>")
+        );
+        assert_eq!(
+            decode_printable("Li4vLi4vZXRjL3Bhc3N3ZA==").as_deref(),
+            Some("../../etc/passwd")
+        );
+    }
+
+    #[test]
+    fn words_ids_and_binary_do_not() {
+        for value in [
+            "Patient",
+            "edge-pt-obrien",
+            "2f9c6a7e0d1b",
+            "hello world",
+            "AAECAwQFBgcICQ",
+        ] {
+            assert_eq!(decode_printable(value), None, "{value}");
+        }
+        assert_eq!(decode(b"QQ"), Some(b"A".to_vec()));
+        assert_eq!(decode(b"Q"), None);
+    }
+}

@@ -1,0 +1,453 @@
+//! The engine: one request in, one verdict out.
+//!
+//! [`Engine::inspect`] walks the request in a fixed order (path, query, headers, body), hands
+//! every input to [`Inspection::value`], which decodes it into its distinct forms, runs the
+//! detectors on each, and turns what they find into placed, deduplicated, scored hits.
+
+mod body;
+mod json_body;
+mod parts;
+mod xml_body;
+
+use std::borrow::Cow;
+
+use crate::config::{EngineConfig, Mode, RouteContext};
+use crate::decode::{self, Anomalies, DecodeOptions, VariantKind};
+use crate::detect::{self, AttackClass, Finding, Input, InputKind};
+use crate::fhir::FhirContext;
+use crate::location::Place;
+use crate::request::HttpRequest;
+use crate::rules::{CustomRule, RuleAction};
+use crate::verdict::{Action, FhirIssue, Hit, HitClass, Verdict, excerpt};
+
+/// Score of an encoding that is never legitimate (overlong UTF-8, NUL bytes).
+const EVASION_SCORE: u16 = 5;
+/// Score of a malformed body or escape: suspicious, not blocking alone.
+const MALFORMED_SCORE: u16 = 3;
+
+/// The inspection engine for one policy version: built once, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Build the engine.
+    pub fn new(config: EngineConfig) -> Engine {
+        Engine { config }
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Inspect one request on a route and decide.
+    pub fn inspect(&self, request: &HttpRequest<'_>, route: &RouteContext<'_>) -> Verdict {
+        self.run(request, route, None)
+    }
+
+    /// Inspect and also list every input that was inspected, with its kind and decoded forms
+    /// (for `wardgate waf explain` and for tests of extraction).
+    pub fn inspect_traced(
+        &self,
+        request: &HttpRequest<'_>,
+        route: &RouteContext<'_>,
+    ) -> (Verdict, Vec<TracedInput>) {
+        let mut trace = Vec::new();
+        let verdict = self.run(request, route, Some(&mut trace));
+        (verdict, trace)
+    }
+
+    fn run(
+        &self,
+        request: &HttpRequest<'_>,
+        route: &RouteContext<'_>,
+        trace: Option<&mut Vec<TracedInput>>,
+    ) -> Verdict {
+        let mut run = Inspection::new(&self.config, route);
+        run.trace = trace;
+        let (decoded_path, path_anomalies) = decode::url_base(request.path, false);
+
+        let rules = self.config.custom_rules.iter().chain(route.custom_rules);
+        if rules.clone().next().is_some() {
+            let rule_path = rule_path(&decoded_path, &mut run.budget);
+            for rule in rules.filter(|r| r.applies_to(request.method, &rule_path)) {
+                if !rule.is_request_wide() {
+                    run.input_rules.push(rule);
+                } else if rule.action == RuleAction::Allow {
+                    return run.allowed_by(&rule.id);
+                } else {
+                    run.custom_hit(rule, Place::Request, "", VariantKind::Raw);
+                }
+            }
+        }
+
+        let fhir = route.fhir.then(|| {
+            let (context, issue) = FhirContext::new(request.method, &decoded_path, request.query);
+            run.fhir_issues.extend(issue);
+            context
+        });
+        run.path(request.path, &decoded_path, path_anomalies, fhir.as_ref());
+        if let Some(query) = request.query {
+            run.query(query, fhir.as_ref());
+        }
+        run.headers(request.headers);
+        run.body(request, fhir.as_ref());
+        run.finish()
+    }
+}
+
+/// The path custom rules' prefixes are compared with: fully decoded and normalised, so that
+/// `%2e%2e/` or `//` cannot step around a rule.
+fn rule_path(decoded_path: &str, budget: &mut usize) -> String {
+    let mut anomalies = Anomalies::default();
+    let decoded = decode::decode_fully(decoded_path, budget, &mut anomalies);
+    decode::path::normalise_path(&decoded).into_owned()
+}
+
+/// One input as the engine inspected it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedInput {
+    /// Where it sat.
+    pub location: String,
+    /// How the detectors were told to judge it.
+    pub kind: InputKind,
+    /// Its distinct decoded forms, raw first.
+    pub forms: Vec<(VariantKind, String)>,
+}
+
+/// The state of one request's inspection.
+pub(crate) struct Inspection<'a> {
+    trace: Option<&'a mut Vec<TracedInput>>,
+    config: &'a EngineConfig,
+    route: &'a RouteContext<'a>,
+    threshold: u32,
+    mode: Mode,
+    input_rules: Vec<&'a CustomRule>,
+    findings: Vec<Finding>,
+    hits: Vec<Hit>,
+    score: u32,
+    inputs: usize,
+    budget: usize,
+    stopped: bool,
+    exceeded: Vec<&'static str>,
+    fhir_issues: Vec<FhirIssue>,
+}
+
+impl<'a> Inspection<'a> {
+    fn new(config: &'a EngineConfig, route: &'a RouteContext<'a>) -> Self {
+        Inspection {
+            trace: None,
+            config,
+            route,
+            threshold: route.threshold.unwrap_or(config.threshold),
+            mode: route.mode.unwrap_or(config.mode),
+            input_rules: Vec::new(),
+            findings: Vec::new(),
+            hits: Vec::new(),
+            score: 0,
+            inputs: 0,
+            budget: config.limits.max_decoded_bytes,
+            stopped: false,
+            exceeded: Vec::new(),
+            fhir_issues: Vec::new(),
+        }
+    }
+
+    /// Inspect one input: decode it, run the detectors on each distinct form, place and score
+    /// what they find. `base` is the value as the application receives it.
+    pub(crate) fn value(
+        &mut self,
+        place: Place<'_>,
+        kind: InputKind,
+        name: Option<&str>,
+        base: &str,
+        mut anomalies: Anomalies,
+        options: DecodeOptions,
+    ) {
+        if self.stopped {
+            return;
+        }
+        self.inputs += 1;
+        if self.inputs > self.config.limits.max_inputs {
+            self.limit_exceeded("protocol.limit-inputs");
+            self.stopped = true;
+            return;
+        }
+        if base.is_empty() && anomalies == Anomalies::default() {
+            return;
+        }
+        let mut location: Option<String> = None;
+        if self.allowed_by_rule(&place, &mut location, base) {
+            return;
+        }
+        let variants = decode::variants(base, options, &mut self.budget, &mut anomalies);
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.push(TracedInput {
+                location: location.get_or_insert_with(|| place.render()).clone(),
+                kind,
+                forms: variants
+                    .iter()
+                    .map(|v| (v.kind, v.text.clone().into_owned()))
+                    .collect(),
+            });
+        }
+        let first = self.hits.len();
+        let mut findings = std::mem::take(&mut self.findings);
+        for variant in &variants {
+            findings.clear();
+            let input = Input {
+                kind,
+                name,
+                value: &variant.text,
+                paranoia: self.route.paranoia,
+            };
+            detect::detect(&input, &mut findings);
+            for finding in findings.drain(..) {
+                let hit = PendingHit {
+                    class: HitClass::Attack(finding.class),
+                    rule: Cow::Borrowed(finding.rule),
+                    score: finding.score,
+                    text: &variant.text,
+                    span: finding.span,
+                    variant: variant.kind,
+                };
+                self.add_hit(&place, &mut location, first, hit);
+            }
+        }
+        self.findings = findings;
+        self.anomaly_hits(&place, &mut location, first, anomalies);
+        self.block_rules(&place, &mut location, first, &variants);
+        self.check_threshold();
+    }
+
+    fn anomaly_hits(
+        &mut self,
+        place: &Place<'_>,
+        location: &mut Option<String>,
+        first: usize,
+        anomalies: Anomalies,
+    ) {
+        let found = [
+            (anomalies.overlong_utf8, "protocol.overlong-utf8"),
+            (anomalies.nul_byte, "protocol.nul-byte"),
+        ];
+        for (_, rule) in found.into_iter().filter(|(on, _)| *on) {
+            let hit = PendingHit {
+                class: HitClass::Attack(AttackClass::Protocol),
+                rule: Cow::Borrowed(rule),
+                score: EVASION_SCORE,
+                text: "",
+                span: 0..0,
+                variant: VariantKind::Decoded,
+            };
+            self.add_hit(place, location, first, hit);
+        }
+        if anomalies.budget_exhausted {
+            self.limit_exceeded("protocol.limit-decoding");
+        }
+    }
+
+    /// Whether an allow-list rule of the route covers this input (then it is not inspected).
+    fn allowed_by_rule(
+        &self,
+        place: &Place<'_>,
+        location: &mut Option<String>,
+        base: &str,
+    ) -> bool {
+        self.input_rules
+            .iter()
+            .filter(|r| r.action == RuleAction::Allow)
+            .any(|rule| {
+                rule.pattern.as_ref().is_none_or(|p| p.is_match(base))
+                    && rule
+                        .location
+                        .as_ref()
+                        .is_none_or(|p| p.matches(location.get_or_insert_with(|| place.render())))
+            })
+    }
+
+    fn block_rules(
+        &mut self,
+        place: &Place<'_>,
+        location: &mut Option<String>,
+        first: usize,
+        variants: &decode::Variants<'_>,
+    ) {
+        for index in 0..self.input_rules.len() {
+            let rule = self.input_rules[index];
+            if rule.action != RuleAction::Block {
+                continue;
+            }
+            let at_location = rule
+                .location
+                .as_ref()
+                .is_none_or(|p| p.matches(location.get_or_insert_with(|| place.render())));
+            if !at_location {
+                continue;
+            }
+            let matched = match &rule.pattern {
+                None => variants.first(),
+                Some(pattern) => variants.iter().find(|v| pattern.is_match(&v.text)),
+            };
+            if let Some(variant) = matched {
+                let hit = PendingHit {
+                    class: HitClass::Custom,
+                    rule: Cow::Owned(format!("custom.{}", rule.id)),
+                    score: custom_score(self.threshold),
+                    text: &variant.text,
+                    span: 0..variant.text.len(),
+                    variant: variant.kind,
+                };
+                self.add_hit(place, location, first, hit);
+            }
+        }
+    }
+
+    /// A custom rule's hit outside any input (request-wide rules).
+    fn custom_hit(
+        &mut self,
+        rule: &CustomRule,
+        place: Place<'_>,
+        text: &str,
+        variant: VariantKind,
+    ) {
+        let first = self.hits.len();
+        let hit = PendingHit {
+            class: HitClass::Custom,
+            rule: Cow::Owned(format!("custom.{}", rule.id)),
+            score: custom_score(self.threshold),
+            text,
+            span: 0..text.len(),
+            variant,
+        };
+        self.add_hit(&place, &mut None, first, hit);
+        self.check_threshold();
+    }
+
+    /// A protocol anomaly of the request's structure (malformed body, bad escape).
+    pub(crate) fn protocol(&mut self, place: Place<'_>, rule: &'static str) {
+        let first = self.hits.len();
+        let hit = PendingHit {
+            class: HitClass::Attack(AttackClass::Protocol),
+            rule: Cow::Borrowed(rule),
+            score: MALFORMED_SCORE,
+            text: "",
+            span: 0..0,
+            variant: VariantKind::Raw,
+        };
+        self.add_hit(&place, &mut None, first, hit);
+        self.check_threshold();
+    }
+
+    /// A work bound was reached: the request cannot be inspected completely (reported once).
+    pub(crate) fn limit_exceeded(&mut self, rule: &'static str) {
+        if self.exceeded.contains(&rule) {
+            return;
+        }
+        self.exceeded.push(rule);
+        let first = self.hits.len();
+        let hit = PendingHit {
+            class: HitClass::Attack(AttackClass::Protocol),
+            rule: Cow::Borrowed(rule),
+            score: self.config.limits.exceeded_score,
+            text: "",
+            span: 0..0,
+            variant: VariantKind::Raw,
+        };
+        self.add_hit(&Place::Request, &mut None, first, hit);
+        self.check_threshold();
+    }
+
+    /// Record a hit unless the same rule already hit this input or an exclusion covers it.
+    fn add_hit(
+        &mut self,
+        place: &Place<'_>,
+        location: &mut Option<String>,
+        first_of_input: usize,
+        hit: PendingHit<'_>,
+    ) {
+        if self.hits[first_of_input..]
+            .iter()
+            .any(|h| h.rule == hit.rule)
+        {
+            return;
+        }
+        let location = location.get_or_insert_with(|| place.render());
+        let class = hit.class.name();
+        let excluded = self
+            .config
+            .exclusions
+            .iter()
+            .chain(self.route.exclusions)
+            .any(|e| e.covers(location, class, &hit.rule));
+        if excluded {
+            return;
+        }
+        self.score = self.score.saturating_add(u32::from(hit.score));
+        self.hits.push(Hit {
+            class: hit.class,
+            rule: hit.rule,
+            score: hit.score,
+            location: location.clone(),
+            excerpt: excerpt(hit.text, hit.span),
+            variant: hit.variant,
+        });
+    }
+
+    fn check_threshold(&mut self) {
+        if !self.config.collect_all && self.mode == Mode::Block && self.score >= self.threshold {
+            self.stopped = true;
+        }
+    }
+
+    fn allowed_by(self, rule: &str) -> Verdict {
+        Verdict {
+            action: Action::Allow,
+            mode: self.mode,
+            score: 0,
+            threshold: self.threshold,
+            hits: Vec::new(),
+            fhir_issues: Vec::new(),
+            allowed_by: Some(rule.to_owned()),
+            complete: false,
+        }
+    }
+
+    fn finish(self) -> Verdict {
+        let blocked = self.mode == Mode::Block && self.score >= self.threshold;
+        Verdict {
+            action: if blocked {
+                Action::Block
+            } else {
+                Action::Allow
+            },
+            mode: self.mode,
+            score: self.score,
+            threshold: self.threshold,
+            hits: self.hits,
+            fhir_issues: self.fhir_issues,
+            allowed_by: None,
+            complete: !self.stopped,
+        }
+    }
+}
+
+/// A custom block rule blocks alone.
+fn custom_score(threshold: u32) -> u16 {
+    u16::try_from(threshold.max(1)).unwrap_or(u16::MAX)
+}
+
+/// A hit before it is placed: the excerpt is only cut when the hit is kept.
+struct PendingHit<'t> {
+    class: HitClass,
+    rule: Cow<'static, str>,
+    score: u16,
+    text: &'t str,
+    span: std::ops::Range<usize>,
+    variant: VariantKind,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,419 @@
+//! The engine's behaviour independent of the detectors: extraction and locations, decoding,
+//! anomalies, limits, FHIR awareness, custom rules, exclusions, modes. Detection itself is
+//! tested with the detectors and on the corpora.
+
+use super::*;
+use crate::config::Limits;
+use crate::decode::VariantKind;
+use crate::request::Header;
+use crate::rules::{Exclusion, RulePattern};
+
+/// A rule that blocks wherever the marker appears, so locations show without detectors.
+fn marker_engine() -> Engine {
+    let rule = CustomRule::new("marker", RuleAction::Block)
+        .unwrap()
+        .with_pattern(RulePattern::literal("MARK").unwrap());
+    Engine::new(EngineConfig {
+        custom_rules: vec![rule],
+        collect_all: true,
+        ..EngineConfig::default()
+    })
+}
+
+/// An engine that inspects every input whatever the detectors find, for traces.
+fn tracing_engine() -> Engine {
+    Engine::new(EngineConfig {
+        collect_all: true,
+        ..EngineConfig::default()
+    })
+}
+
+fn locations(verdict: &Verdict) -> Vec<&str> {
+    verdict.hits.iter().map(|h| h.location.as_str()).collect()
+}
+
+fn request<'a>(
+    method: &'a str,
+    target: &'a str,
+    headers: &'a [Header<'a>],
+    body: &'a [u8],
+) -> HttpRequest<'a> {
+    HttpRequest {
+        headers,
+        body,
+        ..HttpRequest::new(method, target)
+    }
+}
+
+fn header<'a>(name: &'a str, value: &'a str) -> Header<'a> {
+    Header {
+        name,
+        value: value.as_bytes(),
+    }
+}
+
+#[test]
+fn every_input_of_the_url_and_headers_is_placed() {
+    let headers = [
+        header("X-Custom", "a MARK"),
+        header("Cookie", "session=MARK1; MARKname=v"),
+    ];
+    let req = request("GET", "/app/MARK/x?id=MARK&MARK%20name=1", &headers, b"");
+    let v = marker_engine().inspect(&req, &RouteContext::default());
+    assert_eq!(
+        locations(&v),
+        vec![
+            "path[1]",
+            "path",
+            "query:id",
+            "query-name:MARK name",
+            "header:x-custom",
+            "cookie:session",
+            "cookie-name:MARKname"
+        ]
+    );
+    assert!(v.is_blocked());
+    assert_eq!(v.hits[0].rule, "custom.marker");
+}
+
+#[test]
+fn every_body_format_is_placed() {
+    let engine = marker_engine();
+    let route = RouteContext::default();
+    let form = [header("Content-Type", "application/x-www-form-urlencoded")];
+    let v = engine.inspect(&request("POST", "/f", &form, b"a=MARK&MARK=b"), &route);
+    assert_eq!(locations(&v), vec!["form:a", "form-name:MARK"]);
+
+    let multipart = [header("Content-Type", "multipart/form-data; boundary=zz")];
+    let body = b"--zz\r\nContent-Disposition: form-data; name=\"MARKf\"; filename=\"MARK.txt\"\r\n\r\nMARK text\r\n--zz\r\nContent-Disposition: form-data; name=\"img\"; filename=\"a.png\"\r\n\r\n\x89PNG MARK\r\n--zz--\r\n";
+    let v = engine.inspect(&request("POST", "/f", &multipart, body), &route);
+    assert_eq!(
+        locations(&v),
+        vec![
+            "multipart-name:MARKf",
+            "multipart-filename:MARKf",
+            "multipart:MARKf"
+        ]
+    );
+
+    let json = [header("Content-Type", "application/json")];
+    let body = br#"{"note":[{"text":"\u004dARK"}],"MARK key":1,"n":5}"#;
+    let v = engine.inspect(&request("POST", "/f", &json, body), &route);
+    assert_eq!(
+        locations(&v),
+        vec!["body:$.note[0].text", "body-key:$['MARK key']"]
+    );
+
+    let xml = [header("Content-Type", "application/xml")];
+    let v = engine.inspect(
+        &request("POST", "/f", &xml, br#"<a><b c="MARK">MARK</b></a>"#),
+        &route,
+    );
+    assert_eq!(locations(&v), vec!["xml:/a/b/@c", "xml:/a/b"]);
+
+    let text = [header("Content-Type", "text/plain")];
+    let v = engine.inspect(&request("POST", "/f", &text, b"plain MARK"), &route);
+    assert_eq!(locations(&v), vec!["body"]);
+}
+
+#[test]
+fn malformed_declared_json_is_an_anomaly_and_read_as_text() {
+    let json = [header("Content-Type", "application/json")];
+    let v = marker_engine().inspect(
+        &request("POST", "/f", &json, b"{\"a\": MARK"),
+        &RouteContext::default(),
+    );
+    let rules: Vec<_> = v.hits.iter().map(|h| h.rule.as_ref()).collect();
+    assert_eq!(rules, vec!["protocol.json-malformed", "custom.marker"]);
+    assert_eq!(locations(&v), vec!["body", "body"]);
+}
+
+#[test]
+fn encoded_values_are_found_in_their_decoded_forms() {
+    let engine = marker_engine();
+    let route = RouteContext::default();
+    for (target, form) in [
+        ("/x?q=%254DARK", VariantKind::Decoded),
+        ("/x?q=%26%2377%3BARK", VariantKind::Decoded),
+        ("/x?q=%5Cu004dARK", VariantKind::Decoded),
+        ("/x?q=%uFF2DARK", VariantKind::Normalised),
+        ("/x?q=TUFSSyBteSB3b3Jkcw", VariantKind::Base64),
+    ] {
+        let v = engine.inspect(&HttpRequest::new("GET", target), &route);
+        assert_eq!(v.hits.len(), 1, "{target}: {v:?}");
+        assert_eq!(v.hits[0].variant, form, "{target}");
+        assert_eq!(v.hits[0].location, "query:q");
+    }
+}
+
+#[test]
+fn evasive_encodings_are_anomalies_that_block() {
+    let engine = Engine::new(EngineConfig::default());
+    let route = RouteContext::default();
+    let v = engine.inspect(
+        &HttpRequest::new("GET", "/x?f=%C0%AE%C0%AE%C0%AFetc"),
+        &route,
+    );
+    assert!(v.is_blocked());
+    assert_eq!(v.hits[0].rule, "protocol.overlong-utf8");
+    assert_eq!(v.hits[0].location, "query:f");
+    let v = engine.inspect(&HttpRequest::new("GET", "/x?f=a.php%00.jpg"), &route);
+    assert_eq!(
+        v.explain(),
+        "blocked: protocol.nul-byte (score 5) at query:f \"\""
+    );
+}
+
+#[test]
+fn limits_bound_the_work_and_count_against_the_request() {
+    let engine = Engine::new(EngineConfig {
+        limits: Limits {
+            max_inputs: 10,
+            max_depth: 5,
+            ..Limits::default()
+        },
+        ..EngineConfig::default()
+    });
+    let route = RouteContext::default();
+    let json = [header("Content-Type", "application/json")];
+    let deep = "[".repeat(6) + &"]".repeat(6);
+    let v = engine.inspect(&request("POST", "/x", &json, deep.as_bytes()), &route);
+    assert_eq!(v.hits[0].rule, "protocol.limit-depth");
+    assert!(v.is_blocked());
+
+    let many: String = (0..20).map(|i| format!("a{i}=1&")).collect();
+    let target = format!("/x?{many}");
+    let v = engine.inspect(&HttpRequest::new("GET", &target), &route);
+    assert_eq!(v.hits[0].rule, "protocol.limit-inputs");
+    assert_eq!(v.hits[0].location, "request");
+
+    let tight = Engine::new(EngineConfig {
+        limits: Limits {
+            max_decoded_bytes: 8,
+            ..Limits::default()
+        },
+        ..EngineConfig::default()
+    });
+    let v = tight.inspect(
+        &HttpRequest::new("GET", "/x?q=%253Cscript%253E%253C%252Fscript%253E"),
+        &route,
+    );
+    assert_eq!(v.hits[0].rule, "protocol.limit-decoding");
+}
+
+#[test]
+fn fhir_values_that_fit_their_grammar_are_not_inspected() {
+    let engine = tracing_engine();
+    let req = HttpRequest::new(
+        "GET",
+        "/laboratory/fhir/Observation?patient=Patient/p1&date=ge2024-11-01&code:text=drop%20attack&foo=bar",
+    );
+    let (v, trace) = engine.inspect_traced(&req, &RouteContext::fhir());
+    let seen: Vec<_> = trace
+        .iter()
+        .map(|t| (t.location.as_str(), t.kind))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("path", InputKind::Path),
+            ("query:code:text", InputKind::QueryValue),
+            ("query-name:foo", InputKind::QueryName),
+            ("query:foo", InputKind::QueryValue),
+        ]
+    );
+    assert!(v.fhir_issues.is_empty());
+}
+
+#[test]
+fn fhir_grammar_breaks_are_reported_and_inspected() {
+    let engine = tracing_engine();
+    let req = HttpRequest::new("GET", "/emergency/fhir/Patient/1'--?birthdate=1' or '1'='1");
+    let (v, trace) = engine.inspect_traced(&req, &RouteContext::fhir());
+    let codes: Vec<_> = v.fhir_issues.iter().map(FhirIssue::code).collect();
+    assert_eq!(codes, vec!["fhir.path", "fhir.search-parameter"]);
+    let seen: Vec<_> = trace.iter().map(|t| t.location.as_str()).collect();
+    assert_eq!(
+        seen,
+        vec!["path[3]", "path", "query-name:birthdate", "query:birthdate"]
+    );
+}
+
+#[test]
+fn fhir_bodies_are_judged_by_element_and_checked_against_the_path() {
+    let engine = tracing_engine();
+    let json = [header("Content-Type", "application/fhir+json")];
+    let body =
+        br#"{"resourceType":"Patient","id":"p2","text":{"status":"generated","div":"<div>x</div>"},
+        "name":[{"family":"O'Brien","given":["Ann"]}],"note":[{"text":"drop table"}],
+        "gender":"female","photo":[{"contentType":"image/png","data":"iVBORw0KGgo="}]}"#;
+    let req = request("PUT", "/record/fhir/Patient/p1", &json, body);
+    let (v, trace) = engine.inspect_traced(&req, &RouteContext::fhir());
+    let seen: Vec<_> = trace
+        .iter()
+        .map(|t| (t.location.as_str(), t.kind))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("path", InputKind::Path),
+            ("header:content-type", InputKind::HeaderValue),
+            ("body:$.resourceType", InputKind::JsonString),
+            ("body:$.id", InputKind::JsonString),
+            ("body:$.text.status", InputKind::JsonString),
+            ("body:$.text.div", InputKind::FhirNarrative),
+            ("body:$.name[0].family", InputKind::ClinicalText),
+            ("body:$.name[0].given[0]", InputKind::ClinicalText),
+            ("body:$.note[0].text", InputKind::ClinicalText),
+            ("body:$.gender", InputKind::JsonString),
+            ("body:$.photo[0].contentType", InputKind::JsonString),
+        ]
+    );
+    let codes: Vec<_> = v.fhir_issues.iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        codes,
+        vec!["the body's id \"p2\" differs from the path's \"p1\""]
+    );
+
+    let req = request(
+        "POST",
+        "/record/fhir/Observation",
+        &json,
+        br#"{"resourceType":"Patient"}"#,
+    );
+    let v = engine.inspect(&req, &RouteContext::fhir());
+    assert_eq!(v.fhir_issues[0].code(), "fhir.resource-type");
+}
+
+#[test]
+fn text_attachments_and_patch_values_are_judged_as_text() {
+    let engine = tracing_engine();
+    let json = [header("Content-Type", "application/fhir+json")];
+    // "<b>hello</b>" in Base64.
+    let body = br#"{"resourceType":"Binary","data":"PGI+aGVsbG88L2I+","contentType":"text/html"}"#;
+    let (_, trace) = engine.inspect_traced(
+        &request("POST", "/record/fhir/Binary", &json, body),
+        &RouteContext::fhir(),
+    );
+    let data = trace.iter().find(|t| t.location == "body:$.data").unwrap();
+    assert_eq!(data.kind, InputKind::FhirNarrative);
+    assert_eq!(data.forms[0].1, "<b>hello</b>");
+
+    let patch = [header("Content-Type", "application/json-patch+json")];
+    let body = br#"[{"op":"replace","path":"/name/0/family","value":"O'Brien-Walsh"}]"#;
+    let (_, trace) = engine.inspect_traced(
+        &request("PATCH", "/record/fhir/Patient/p1", &patch, body),
+        &RouteContext::fhir(),
+    );
+    let value = trace
+        .iter()
+        .find(|t| t.location == "body:$[0].value")
+        .unwrap();
+    assert_eq!(value.kind, InputKind::ClinicalText);
+}
+
+#[test]
+fn xml_declarations_reach_the_xxe_detector_even_in_utf7() {
+    let engine = tracing_engine();
+    let xml = [header("Content-Type", "application/xml")];
+    let body = b"<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n+ADwAIQ-DOCTYPE foo+AFs +ADwAIQ-ENTITY xxe SYSTEM +ACI-http://x+ACI +AD4AXQA+\n+ADw-foo+AD4AJg-xxe+ADsAPA-/foo+AD4\n";
+    let (_, trace) =
+        engine.inspect_traced(&request("POST", "/x", &xml, body), &RouteContext::default());
+    let doc = trace
+        .iter()
+        .find(|t| t.kind == InputKind::XmlDocument)
+        .unwrap();
+    assert!(
+        doc.forms[0]
+            .1
+            .contains("<!DOCTYPE foo[ <!ENTITY xxe SYSTEM \"http://x\" >]>"),
+        "{}",
+        doc.forms[0].1
+    );
+}
+
+#[test]
+fn custom_rules_allow_block_and_cannot_be_stepped_around() {
+    let allow_health = CustomRule::new("health", RuleAction::Allow)
+        .unwrap()
+        .with_path_prefix("/health");
+    let block_lab = CustomRule::new("no-lab-delete", RuleAction::Block)
+        .unwrap()
+        .with_methods(&["DELETE"])
+        .with_path_prefix("/laboratory/");
+    let allow_field = CustomRule::new("free-sql-console", RuleAction::Allow)
+        .unwrap()
+        .with_location("query:console")
+        .unwrap();
+    let engine = Engine::new(EngineConfig {
+        custom_rules: vec![allow_health, block_lab, allow_field],
+        ..EngineConfig::default()
+    });
+    let route = RouteContext::default();
+    let v = engine.inspect(&HttpRequest::new("GET", "/health?x=%00"), &route);
+    assert_eq!(v.explain(), "allowed by custom rule health");
+    let v = engine.inspect(
+        &HttpRequest::new("DELETE", "/x/%2e%2e/laboratory/fhir/Observation/1"),
+        &route,
+    );
+    assert!(v.is_blocked());
+    assert_eq!(v.hits[0].rule, "custom.no-lab-delete");
+    assert_eq!(v.hits[0].location, "request");
+    let v = engine.inspect(&HttpRequest::new("GET", "/x?console=%00&other=%00"), &route);
+    assert_eq!(locations(&v), vec!["query:other"]);
+}
+
+#[test]
+fn exclusions_drop_findings_by_location_and_detector() {
+    let engine = Engine::new(EngineConfig {
+        exclusions: vec![Exclusion::new(Some("query:legacy*"), &["protocol.nul-byte"]).unwrap()],
+        collect_all: true,
+        ..EngineConfig::default()
+    });
+    let route_exclusions = [Exclusion::new(Some("header:*"), &["protocol"]).unwrap()];
+    let route = RouteContext {
+        exclusions: &route_exclusions,
+        ..RouteContext::default()
+    };
+    let headers = [header("X-Old", "a\0b")];
+    let req = request("GET", "/x?legacy_id=a%00&id=a%00", &headers, b"");
+    let v = engine.inspect(&req, &route);
+    assert_eq!(locations(&v), vec!["query:id"]);
+}
+
+#[test]
+fn modes_thresholds_and_early_stop() {
+    let engine = Engine::new(EngineConfig::default());
+    let target = "/x?a=%00&b=%00";
+    let v = engine.inspect(&HttpRequest::new("GET", target), &RouteContext::default());
+    assert!(v.is_blocked());
+    assert!(!v.complete, "stops at the first blocking score");
+    assert_eq!(v.hits.len(), 1);
+
+    let detect_only = RouteContext {
+        mode: Some(Mode::DetectOnly),
+        ..RouteContext::default()
+    };
+    let v = engine.inspect(&HttpRequest::new("GET", target), &detect_only);
+    assert!(!v.is_blocked());
+    assert!(v.reaches_threshold());
+    assert_eq!(v.hits.len(), 2);
+    assert!(
+        v.explain()
+            .starts_with("would block (detect-only): protocol.nul-byte (score 10)")
+    );
+
+    let lenient = RouteContext {
+        threshold: Some(11),
+        ..RouteContext::default()
+    };
+    let v = engine.inspect(&HttpRequest::new("GET", target), &lenient);
+    assert!(!v.is_blocked());
+    assert!(v.complete);
+}
+
+#[test]
+fn the_engine_is_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+}

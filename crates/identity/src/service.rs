@@ -259,8 +259,10 @@ impl Identity {
                     // Overlap the windows so a revocation committed during the query is seen.
                     since = now - 5;
                 }
-                if now - inner.ring_loaded_at.load(Ordering::Relaxed) >= 60 {
-                    let _ = Identity { inner }.reload_keys().await;
+                let identity = Identity { inner };
+                let _ = identity.expire_break_glass().await;
+                if now - identity.inner.ring_loaded_at.load(Ordering::Relaxed) >= 60 {
+                    let _ = identity.reload_keys().await;
                 }
             }
         }));

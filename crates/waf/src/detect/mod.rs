@@ -13,6 +13,9 @@
 
 use std::ops::Range;
 
+mod ascii;
+mod sqli;
+
 /// Where an input value sits in the request; selects the grammar contexts that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputKind {
@@ -149,6 +152,5 @@ pub struct Finding {
 
 /// Judge one input value with every detector that applies to its kind; push what is found.
 pub fn detect(input: &Input<'_>, findings: &mut Vec<Finding>) {
-    // Filled in by the detectors' owner; the dispatch by `input.kind` lives here.
-    let _ = (input, findings);
+    sqli::detect(input.value, findings);
 }

@@ -1,0 +1,233 @@
+//! ASCII scanning primitives shared by the detectors: case-insensitive search, word
+//! boundaries, bounded entity decoding. Every function is linear in its input.
+
+use memchr::memmem;
+
+/// Whether `haystack[at..]` starts with `needle`, ignoring ASCII case (`needle` lower-case).
+pub(crate) fn starts_with_ci(haystack: &[u8], at: usize, needle: &[u8]) -> bool {
+    haystack
+        .get(at..at.saturating_add(needle.len()))
+        .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+}
+
+/// The first position of `needle` (lower-case ASCII) in `haystack`, ignoring ASCII case.
+pub(crate) fn find_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    find_ci_from(haystack, needle, 0)
+}
+
+/// Like [`find_ci`], starting at `from`.
+pub(crate) fn find_ci_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    let upper = first.to_ascii_uppercase();
+    let mut at = from;
+    while at < haystack.len() {
+        // memchr2 keeps the scan linear and fast: only candidate first bytes are compared.
+        let rel = memchr::memchr2(first, upper, haystack.get(at..)?)?;
+        let pos = at + rel;
+        if starts_with_ci(haystack, pos, needle) {
+            return Some(pos);
+        }
+        at = pos + 1;
+    }
+    None
+}
+
+/// Whether `needle` (exact bytes) occurs in `haystack`.
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memmem::find(haystack, needle).is_some()
+}
+
+/// Whether `b` may continue an identifier in the C-like languages the detectors read.
+pub(crate) fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// Whether the byte before `at` is not part of a word (start of input counts as a boundary).
+pub(crate) fn boundary_before(bytes: &[u8], at: usize) -> bool {
+    at == 0 || bytes.get(at - 1).is_none_or(|&b| !is_ident_byte(b))
+}
+
+/// Whether the byte at `at` is not part of a word (end of input counts as a boundary).
+pub(crate) fn boundary_at(bytes: &[u8], at: usize) -> bool {
+    bytes.get(at).is_none_or(|&b| !is_ident_byte(b))
+}
+
+/// Positions of `needle` (lower-case ASCII) as a whole word, ignoring case.
+pub(crate) fn find_word_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(pos) = find_ci_from(haystack, needle, from) {
+        if boundary_before(haystack, pos) && boundary_at(haystack, pos + needle.len()) {
+            return Some(pos);
+        }
+        from = pos + 1;
+    }
+    None
+}
+
+/// Index of the first byte at or after `at` that is not ASCII whitespace.
+pub(crate) fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while bytes
+        .get(at)
+        .is_some_and(|b| b.is_ascii_whitespace() || *b == 0x0b)
+    {
+        at += 1;
+    }
+    at
+}
+
+/// Maximum bytes of a character reference we try to decode (`&#x0000000040;` is 14).
+const MAX_ENTITY_LEN: usize = 24;
+
+/// Decode one HTML character reference at `bytes[at]` (which is `&`): the character and the
+/// number of bytes consumed. Browsers accept numeric references without `;` and with any
+/// number of leading zeros; named references cover those attackers use to hide syntax.
+pub(crate) fn decode_entity(bytes: &[u8], at: usize) -> Option<(char, usize)> {
+    let rest = bytes.get(at + 1..)?;
+    if rest.first() == Some(&b'#') {
+        let (radix, digits_from) = match rest.get(1) {
+            Some(b'x' | b'X') => (16, 2),
+            _ => (10, 1),
+        };
+        let mut value: u32 = 0;
+        let mut len = digits_from;
+        while let Some(&b) = rest.get(len) {
+            let Some(d) = (b as char).to_digit(radix) else {
+                break;
+            };
+            value = value
+                .saturating_mul(radix)
+                .saturating_add(d)
+                .min(0x10_FFFF + 1);
+            len += 1;
+            if len > MAX_ENTITY_LEN {
+                return None;
+            }
+        }
+        if len == digits_from {
+            return None;
+        }
+        if rest.get(len) == Some(&b';') {
+            len += 1;
+        }
+        let c = char::from_u32(value).unwrap_or('\u{FFFD}');
+        return Some((c, len + 1));
+    }
+    let name_len = rest
+        .iter()
+        .take(MAX_ENTITY_LEN)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    let name = rest.get(..name_len)?;
+    let c = named_entity(name)?;
+    let mut len = name_len;
+    if rest.get(len) == Some(&b';') {
+        len += 1;
+    }
+    Some((c, len + 1))
+}
+
+/// The named references that matter for hiding markup and script syntax.
+fn named_entity(name: &[u8]) -> Option<char> {
+    let mut lower = [0u8; MAX_ENTITY_LEN];
+    let lower = lower.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"lt" => '<',
+        b"gt" => '>',
+        b"amp" => '&',
+        b"quot" => '"',
+        b"apos" => '\'',
+        b"tab" => '\t',
+        b"newline" => '\n',
+        b"colon" => ':',
+        b"lpar" => '(',
+        b"rpar" => ')',
+        b"lsqb" | b"lbrack" => '[',
+        b"rsqb" | b"rbrack" => ']',
+        b"lcub" | b"lbrace" => '{',
+        b"rcub" | b"rbrace" => '}',
+        b"sol" => '/',
+        b"bsol" => '\\',
+        b"period" => '.',
+        b"comma" => ',',
+        b"semi" => ';',
+        b"equals" => '=',
+        b"excl" => '!',
+        b"quest" => '?',
+        b"num" => '#',
+        b"percnt" => '%',
+        b"plus" => '+',
+        b"grave" => '`',
+        b"nbsp" => '\u{a0}',
+        _ => return None,
+    })
+}
+
+/// Decode HTML character references in `text` into `out` (cleared first), at most `limit`
+/// bytes of input. Returns whether anything was decoded.
+pub(crate) fn decode_entities_into(text: &str, limit: usize, out: &mut String) -> bool {
+    out.clear();
+    let bytes = text.as_bytes();
+    let end = floor_char_boundary(text, limit.min(bytes.len()));
+    let mut changed = false;
+    let mut at = 0;
+    let mut copied = 0;
+    while let Some(rel) = bytes.get(at..end).and_then(|s| memchr::memchr(b'&', s)) {
+        let pos = at + rel;
+        if let Some((c, len)) = decode_entity(bytes, pos) {
+            out.push_str(text.get(copied..pos).unwrap_or(""));
+            out.push(c);
+            at = pos + len;
+            copied = at;
+            changed = true;
+        } else {
+            at = pos + 1;
+        }
+    }
+    out.push_str(text.get(copied..end).unwrap_or(""));
+    changed
+}
+
+/// The largest char boundary of `text` at or below `at`.
+pub(crate) fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Lower-case `word` into `buf` when it fits; `None` for longer words (which are never
+/// keywords of any table the detectors look up).
+pub(crate) fn lower_into<'b>(word: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b str> {
+    let dst = buf.get_mut(..word.len())?;
+    dst.copy_from_slice(word);
+    dst.make_ascii_lowercase();
+    std::str::from_utf8(dst).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_search_finds_words_only_at_boundaries() {
+        assert_eq!(find_ci(b"xx JavaScript:", b"javascript:"), Some(3));
+        assert_eq!(find_word_ci(b"selected select", b"select"), Some(9));
+        assert_eq!(find_word_ci(b"unselect", b"select"), None);
+    }
+
+    #[test]
+    fn entities_decode_with_and_without_semicolons() {
+        let mut out = String::new();
+        assert!(decode_entities_into(
+            "j&#X41vascript&colon;a&#0000000040;1)",
+            1000,
+            &mut out
+        ));
+        assert_eq!(out, "jAvascript:a(1)");
+        assert!(!decode_entities_into("AT&T & co", 1000, &mut out));
+        assert_eq!(out, "AT&T & co");
+    }
+}

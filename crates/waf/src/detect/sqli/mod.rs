@@ -1,0 +1,442 @@
+//! SQL injection: tokenise the value in every context an injection can start in (code
+//! position, after a single quote, a double quote or a backtick), walk the token sequence with
+//! the grammar SQL dialects share, and judge what the valid part does.
+//!
+//! Two kinds of rule:
+//! - rules on the walk from the injection point: the application's string closed and then
+//!   a tautology (`' OR 1=1`), a truncating comment (`admin'--`), a clause (`' ORDER BY 3--`)
+//!   or a sub-query; a numeric value followed by the same;
+//! - rules anywhere in the token sequence, each checked by its own grammar: `UNION SELECT`
+//!   with a select list, a stacked statement after `;`, calls of delay/file/error-extraction
+//!   functions with valid arguments, `@@` system variables, MySQL versioned comments, system
+//!   catalogs.
+//!
+//! Words alone never decide: "Union City", "select a drop-in clinic", "O'Brien" stop the walk
+//! at their second token.
+
+mod keywords;
+mod lexer;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use super::{AttackClass, Finding};
+use keywords::{FnClass, Kw, function, keyword, system_catalog};
+use lexer::{Context, Kind, Token, lex};
+use walk::{State, Walk, statement_shape, walk};
+
+/// The contexts tried for every value.
+const CONTEXTS: [Context; 4] = [
+    Context::Bare,
+    Context::Quoted(b'\''),
+    Context::Quoted(b'"'),
+    Context::Quoted(b'`'),
+];
+
+/// Judge one value for SQL injection.
+pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
+    let mut toks = Vec::new();
+    let mut best: Option<Finding> = None;
+    let src = value.as_bytes();
+    for context in CONTEXTS {
+        if let Context::Quoted(q) = context
+            && memchr::memchr(q, src).is_none()
+        {
+            continue;
+        }
+        if !lex(value, context, &mut toks) {
+            continue;
+        }
+        let mut consider = |f: Option<Finding>| {
+            if let Some(f) = f
+                && best.as_ref().is_none_or(|b| f.score > b.score)
+            {
+                best = Some(f);
+            }
+        };
+        consider(anywhere(&toks, src));
+        match context {
+            Context::Bare => consider(bare(&toks, src)),
+            Context::Quoted(_) => consider(quoted(&toks, src)),
+        }
+        if best.as_ref().is_some_and(|b| b.score >= 5) {
+            break;
+        }
+    }
+    findings.extend(best);
+}
+
+fn finding(rule: &'static str, score: u16, start: usize, end: usize) -> Option<Finding> {
+    Some(Finding {
+        class: AttackClass::Sqli,
+        rule,
+        score,
+        span: start..end.max(start),
+    })
+}
+
+/// Rules that hold wherever they appear in the sequence.
+fn anywhere(toks: &[Token], src: &[u8]) -> Option<Finding> {
+    let text = |t: &Token| src.get(t.start..t.end).unwrap_or(b"");
+    for (i, tok) in toks.iter().enumerate() {
+        match tok.kind {
+            Kind::Var { system: true } if tok.end - tok.start > 2 => {
+                return finding("sqli.system-variable", 5, tok.start, tok.end);
+            }
+            Kind::Versioned => {
+                // `/*!` followed by SQL code (not by the end or another comment).
+                if toks
+                    .get(i + 1)
+                    .is_some_and(|t| matches!(t.kind, Kind::Word | Kind::Num))
+                {
+                    return finding("sqli.versioned-comment", 5, tok.start, tok.end);
+                }
+            }
+            Kind::Word => {
+                let kw = keyword(text(tok));
+                if kw == Kw::Union
+                    && let Some(f) = union_select(toks, src, i)
+                {
+                    return Some(f);
+                }
+                if let Kw::Statement(stmt) = kw
+                    && stmt == keywords::Stmt::Waitfor
+                    && statement_shape(toks, src, i, stmt)
+                {
+                    return finding(
+                        "sqli.time-delay",
+                        5,
+                        tok.start,
+                        toks.get(i + 2).map_or(tok.end, |t| t.end),
+                    );
+                }
+                if system_catalog(text(tok)) {
+                    return finding("sqli.system-catalog", 5, tok.start, tok.end);
+                }
+                if function(text(tok)) == FnClass::Attack
+                    && let Some(end) = valid_call(toks, src, i)
+                {
+                    return finding("sqli.attack-function", 5, tok.start, end);
+                }
+            }
+            Kind::Semicolon => {
+                if let Some(f) = stacked(toks, src, i) {
+                    return Some(f);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `UNION [ALL] SELECT` followed by a select list SQL would accept.
+fn union_select(toks: &[Token], src: &[u8], at: usize) -> Option<Finding> {
+    let w = walk(toks, src, at, State::Operator);
+    if !w.ev.union {
+        return None;
+    }
+    let start = toks.get(at)?.start;
+    // What follows SELECT decides between "Union Select Committee" and a column list.
+    let items = w.accepted;
+    let sql_like = w.ev.function.is_some()
+        || w.ev.comment_end
+        || w.ev.system_var
+        || w.ev.catalog
+        || w.ev.subquery;
+    let listed = toks.iter().skip(at).take(w.accepted + 1).any(|t| {
+        matches!(
+            t.kind,
+            Kind::Num | Kind::Comma | Kind::Str { .. } | Kind::Op(_)
+        ) || t.kind == Kind::Word
+            && matches!(
+                keyword(src.get(t.start..t.end).unwrap_or(b"")),
+                Kw::From | Kw::Literal
+            )
+    });
+    if sql_like || listed && (w.clean || items >= 4) {
+        return finding("sqli.union", 5, start, w.end);
+    }
+    if w.clean && items >= 3 {
+        return finding("sqli.union", 3, start, w.end);
+    }
+    None
+}
+
+/// A statement after `;` with the shape its grammar requires.
+fn stacked(toks: &[Token], src: &[u8], at: usize) -> Option<Finding> {
+    let next = toks
+        .iter()
+        .enumerate()
+        .skip(at + 1)
+        .find(|(_, t)| !matches!(t.kind, Kind::Comment { .. } | Kind::Versioned))?;
+    let (j, tok) = next;
+    if tok.kind != Kind::Word {
+        return None;
+    }
+    let start = toks.get(at)?.start;
+    match keyword(src.get(tok.start..tok.end)?) {
+        Kw::Statement(stmt) if statement_shape(toks, src, j, stmt) => finding(
+            "sqli.stacked-query",
+            5,
+            start,
+            toks.last().map_or(tok.end, |t| t.end),
+        ),
+        Kw::Select => {
+            let w = walk(toks, src, j, State::Operand);
+            let features = w.ev.function.is_some() || w.ev.system_var || w.ev.catalog || w.ev.union;
+            (w.accepted >= 2 && (w.clean || features))
+                .then(|| finding("sqli.stacked-query", 5, start, w.end))?
+        }
+        _ => None,
+    }
+}
+
+/// The end of a function call at `toks[at]` whose argument list is valid SQL.
+fn valid_call(toks: &[Token], src: &[u8], at: usize) -> Option<usize> {
+    let open = toks
+        .iter()
+        .enumerate()
+        .skip(at + 1)
+        .find(|(_, t)| !matches!(t.kind, Kind::Comment { .. }))?;
+    if open.1.kind != Kind::LParen {
+        return None;
+    }
+    let w = walk(toks, src, at, State::Operand);
+    // The walk must get past the closing parenthesis of this call.
+    let close = matching_paren(toks, open.0)?;
+    (w.end >= toks.get(close)?.end).then_some(w.end)
+}
+
+fn matching_paren(toks: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        match t.kind {
+            Kind::LParen => depth += 1,
+            Kind::RParen => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Judge the walk after the application's string was closed by the input.
+fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
+    let brk = toks.first()?;
+    toks.get(1)?;
+    let w = walk(toks, src, 1, State::Operator);
+    if w.accepted == 0 {
+        return None;
+    }
+    // The injection point: the quote that closed the application's string.
+    let start = brk.end.saturating_sub(1);
+    let prefix = src.get(brk.start..start).unwrap_or(b"");
+    let ev = &w.ev;
+    if let Some(f) = strong(&w, start) {
+        return Some(f);
+    }
+    if !w.clean {
+        if ev.tautology_done && !w.stopped_at_text || w.truncated && ev.subquery {
+            return finding("sqli.tautology", 5, start, w.end);
+        }
+        return None;
+    }
+    if ev.logic && (ev.compare || ev.arithmetic || ev.truthy_after_logic) {
+        return finding("sqli.tautology", 5, start, w.end);
+    }
+    if ev.subquery || ev.clause && (ev.clause_value || ev.compare || ev.logic || ev.comment_end) {
+        return finding("sqli.clause-injection", 5, start, w.end);
+    }
+    if ev.compare {
+        // `x'='x`, `'<>'`: a bare comparison of the application's string. A word operator
+        // between strings (`"LIKE" stamp`) is as likely a quoted phrase.
+        let strong_compare = ev.arithmetic
+            || ev.function.is_some()
+            || ev.compare_symbol && !prefix.iter().any(u8::is_ascii_whitespace);
+        return finding("sqli.tautology", if strong_compare { 5 } else { 3 }, start, w.end);
+    }
+    if ev.comment_end {
+        let natural = comment_is_text(toks, src);
+        if ev.comment_first || ev.app_paren_only(&w) {
+            // `admin'--`: a value, then the rest of the query commented out.
+            let telling = !prefix.is_empty() && !prefix.iter().any(u8::is_ascii_whitespace) && !natural;
+            return finding("sqli.comment-truncation", if telling { 5 } else { 3 }, start, w.end);
+        }
+        if !natural && (ev.arithmetic || ev.logic || ev.function.is_some()) {
+            return finding("sqli.comment-truncation", 5, start, w.end);
+        }
+    }
+    if ev.function >= Some(FnClass::Builtin) {
+        return finding("sqli.function-call", 5, start, w.end);
+    }
+    if ev.logic || ev.arithmetic || ev.keyword_op || ev.compare {
+        return finding("sqli.string-expression", 3, start, w.end);
+    }
+    None
+}
+
+/// Whether the first comment that runs to the end reads like prose (several words), which
+/// payload comments (`-- -`, `#`, `/*`) never do.
+fn comment_is_text(toks: &[Token], src: &[u8]) -> bool {
+    let Some(c) = toks.iter().find(|t| t.kind == (Kind::Comment { to_end: true })) else {
+        return false;
+    };
+    let text = src.get(c.start..c.end).unwrap_or(b"");
+    text.split(|b| !b.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 2)
+        .take(2)
+        .count()
+        >= 2
+}
+
+/// Judge the walks of a value in code position: as a whole value (`1 OR 1=1`) and as text
+/// appended to one (` OR 1=1`, ` ORDER BY 3`).
+fn bare(toks: &[Token], src: &[u8]) -> Option<Finding> {
+    let first = toks
+        .iter()
+        .position(|t| !matches!(t.kind, Kind::Comment { .. }))?;
+    let mut best = None;
+    for state in [State::Operand, State::Operator] {
+        let w = walk(toks, src, first, state);
+        let f = judge_bare(&w, toks, src, first, state);
+        if f.as_ref().map(|f| f.score) > best.as_ref().map(|f: &Finding| f.score) {
+            best = f;
+        }
+    }
+    best
+}
+
+fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) -> Option<Finding> {
+    let ev = &w.ev;
+    if w.accepted == 0 {
+        return statement_start(toks, src, first);
+    }
+    if let Some(f) = strong(w, w.start) {
+        return Some(f);
+    }
+    if !w.clean {
+        if ev.tautology_done && !w.stopped_at_text || w.truncated && ev.subquery {
+            return finding("sqli.tautology", 5, w.start, w.end);
+        }
+        return statement_start(toks, src, first);
+    }
+    if ev.logic && ev.compare {
+        return finding("sqli.tautology", 5, w.start, w.end);
+    }
+    if ev.clause && (ev.clause_value || ev.compare || ev.logic) {
+        return finding("sqli.clause-injection", 5, w.start, w.end);
+    }
+    if ev.subquery {
+        return finding("sqli.clause-injection", 5, w.start, w.end);
+    }
+    let sql_specific = ev.function >= Some(FnClass::Builtin)
+        || ev.keyword_op
+        || ev.logic
+        || ev.compare
+        || ev.user_var
+        || ev.app_paren;
+    if ev.comment_end && sql_specific && !comment_is_text(toks, src) {
+        return finding("sqli.comment-truncation", 5, w.start, w.end);
+    }
+    if ev.logic && ev.truthy_after_logic && state == State::Operator {
+        let score = if ev.function >= Some(FnClass::Builtin) { 5 } else { 3 };
+        return finding("sqli.boolean", score, w.start, w.end);
+    }
+    if ev.function >= Some(FnClass::Info) {
+        return finding("sqli.function-call", 3, w.start, w.end);
+    }
+    statement_start(toks, src, first)
+}
+
+/// Rules that decide whatever the context: a union, a stacked query, an attack function, a
+/// system variable or catalog, versioned comments.
+fn strong(w: &Walk, start: usize) -> Option<Finding> {
+    let ev = &w.ev;
+    if ev.union {
+        return finding("sqli.union", 5, start, w.end);
+    }
+    if ev.stacked {
+        return finding("sqli.stacked-query", 5, start, w.end);
+    }
+    if let Some((s, e)) = ev.attack_call {
+        return finding("sqli.attack-function", 5, s, e);
+    }
+    if ev.system_var {
+        return finding("sqli.system-variable", 5, start, w.end);
+    }
+    if ev.catalog {
+        return finding("sqli.system-catalog", 5, start, w.end);
+    }
+    if ev.versioned && w.accepted >= 2 {
+        return finding("sqli.versioned-comment", 5, start, w.end);
+    }
+    if ev.function == Some(FnClass::Info)
+        && (ev.logic || ev.compare || ev.comment_end || ev.arithmetic || w.accepted >= 5)
+        && (w.clean || w.truncated)
+    {
+        return finding("sqli.function-call", 5, start, w.end);
+    }
+    None
+}
+
+/// A whole statement as the value: `SELECT .. FROM ..`, `DROP TABLE ..`, `INSERT INTO ..`.
+fn statement_start(toks: &[Token], src: &[u8], first: usize) -> Option<Finding> {
+    let tok = toks.get(first)?;
+    if tok.kind != Kind::Word {
+        return None;
+    }
+    match keyword(src.get(tok.start..tok.end)?) {
+        Kw::Select => {
+            let w = walk(toks, src, first, State::Operand);
+            let complete = w.clean || w.truncated;
+            if !complete && w.accepted < 4 {
+                return None;
+            }
+            let ev = &w.ev;
+            let numbers = toks
+                .iter()
+                .skip(first)
+                .take(w.accepted)
+                .any(|t| t.kind == Kind::Num);
+            let telling = ev.function.is_some()
+                || ev.system_var
+                || ev.user_var
+                || ev.catalog
+                || ev.union
+                || ev.comment_end
+                || ev.versioned
+                || ev.subquery
+                || numbers;
+            let from = toks.iter().skip(first).take(w.accepted).any(|t| {
+                t.kind == Kind::Word && keyword(src.get(t.start..t.end).unwrap_or(b"")) == Kw::From
+            });
+            if telling && (from || complete) {
+                finding("sqli.statement", 5, tok.start, w.end)
+            } else if from && complete {
+                finding("sqli.statement", 3, tok.start, w.end)
+            } else {
+                None
+            }
+        }
+        Kw::Statement(stmt) if statement_shape(toks, src, first, stmt) => finding(
+            "sqli.statement",
+            5,
+            tok.start,
+            toks.last().map_or(tok.end, |t| t.end),
+        ),
+        _ => None,
+    }
+}
+
+impl walk::Evidence {
+    /// Whether everything between the quote and the comment only closed parentheses.
+    fn app_paren_only(&self, w: &Walk) -> bool {
+        self.app_paren && !self.logic && !self.compare && !self.arithmetic && w.accepted >= 2
+    }
+}

@@ -1,0 +1,118 @@
+//! Attack and benign tables for the SQL injection detector.
+
+use super::detect;
+use crate::detect::Finding;
+
+fn score(value: &str) -> u16 {
+    let mut f: Vec<Finding> = Vec::new();
+    detect(value, &mut f);
+    f.iter().map(|f| f.score).max().unwrap_or(0)
+}
+
+#[test]
+fn attacks_score_five() {
+    let attacks = [
+        "' OR 1=1--",
+        "' or ''='",
+        "\" or \"\"=\"",
+        "admin'--",
+        "admin' #",
+        "admin')--",
+        "1 OR 1=1",
+        " OR x=x#",
+        "') or ('a'='a",
+        "1)) or ((1=1",
+        "-1 UNION SELECT 1,2,3--",
+        "1 union all select null,null",
+        "' UNION SELECT username, password FROM users--",
+        "/*!50000UNION*/ /*!50000SELECT*/ 1,2",
+        "1; DROP TABLE users--",
+        "'; exec master..xp_cmdshell 'ping 10.0.0.1'--",
+        "1; WAITFOR DELAY '0:0:5'--",
+        "1 AND SLEEP(5)",
+        "' AND BENCHMARK(1000000,MD5(1))#",
+        "1;SELECT PG_SLEEP(5)--",
+        "' || pg_sleep(5) || '",
+        "1 AND extractvalue(1,concat(0x7e,version()))",
+        "MID(@@hostname, 1, 1)",
+        "' AND 1=utl_inaddr.get_host_address((select banner from v$version where rownum=1))--",
+        " ORDER BY 3--",
+        "1' ORDER BY 1,2,3#",
+        "x' AND randomblob(1000000000)--",
+        "aa'!='1",
+        "a' or 1='1",
+        "PI() AND COS(PI())=-1",
+        "(select(0)from(select(sleep(15)))v)",
+        "-1134') OR JSON_EXTRACT('{''aKER'': 9648}', '$.aKER') = 9648*7799 AND ('QlYa' LIKE 'QlYa",
+        "123) AND 12=12 AND JSON_DEPTH('{}') != 2521",
+        "1e1 union select users from password",
+        "3;/* a */ DECLARE @c varchar(255);/* b */SELECT @c='ping '",
+        "SELECT * FROM information_schema.tables",
+        "U&'pgsql evade' union select * from foo",
+        "$$x$$ union select 1",
+        "\\''; DROP TABLE users; --",
+    ];
+    for a in attacks {
+        assert!(score(a) >= 5, "missed: {a}");
+    }
+}
+
+#[test]
+fn text_with_sql_words_is_not_injection() {
+    let benign = [
+        "patient refused to select a drop-in clinic",
+        "Union City",
+        "O'Brien",
+        "drop attacks",
+        "Delete old PIV order. Update MAR.",
+        "Hgb < 7.0 g/dL -- transfuse",
+        "D'or 1st parfume",
+        "union was a great select",
+        "O'connors UNION selected a few friends",
+        "1950' AND 60'S WOMEN'S COATS WITH FAKE",
+        "I like having true friends",
+        "10 OR LESS",
+        "DO OR NOT DO",
+        "Apt is gated; call when you get here, and we'll come down to get it.",
+        "BASE; SET SWAROVSKI",
+        "1; exec will create the case 7",
+        "if all else fails call grandma",
+        "foo or bar add 1",
+        "1 having",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "St. Mary's Rd, Apt #3-B",
+        "Next of kin -- daughter",
+        "+353 (0)21 555-0100 ext. 2#",
+        "It's 5 o'clock",
+        "hold if HR < 60 or SBP < 100",
+        "Nguyễn Thị Minh Khai",
+        "1 AND 1/2\" BUTTON",
+        "time he came.",
+        "I would like to request information about the idv_msdb database.",
+    ];
+    for b in benign {
+        assert_eq!(score(b), 0, "false positive: {b}");
+    }
+}
+
+/// Print the tokens and walks of `$SQLI_DEBUG` (development aid: `cargo test sqli_debug -- --ignored --nocapture`).
+#[test]
+#[ignore = "development aid"]
+fn sqli_debug() {
+    use super::lexer::{Context, lex};
+    use super::walk::{State, walk};
+    let value = std::env::var("SQLI_DEBUG").unwrap_or_default();
+    for ctx in [Context::Bare, Context::Quoted(b'\''), Context::Quoted(b'"')] {
+        let mut toks = Vec::new();
+        if !lex(&value, ctx, &mut toks) {
+            continue;
+        }
+        println!("{ctx:?}: {:?}", toks.iter().map(|t| (&value[t.start..t.end], t.kind)).collect::<Vec<_>>());
+        for (from, state) in [(0, State::Operand), (0, State::Operator), (1, State::Operator)] {
+            println!("  walk {from} {state:?}: {:?}", walk(&toks, value.as_bytes(), from, state));
+        }
+    }
+    let mut f = Vec::new();
+    detect(&value, &mut f);
+    println!("{f:?}");
+}

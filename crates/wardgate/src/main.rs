@@ -21,11 +21,14 @@ struct Cli {
 enum Command {
     /// Print the version and the build's feature set.
     Version,
+    /// Run the inspection engine offline: scan corpora, explain a verdict.
+    Waf(cmd::waf::WafArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Waf(args) => cmd::waf::run(args),
     }
 }

@@ -153,4 +153,17 @@ impl Harness {
             .filter(|e| e["event"] == code)
             .collect()
     }
+
+    /// The events of one kind, waiting (up to two seconds) until there are at least `n`:
+    /// background tasks may raise them.
+    pub async fn wait_events(&self, code: &str, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..100 {
+            let events = self.events_of(code);
+            if events.len() >= n {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.events_of(code)
+    }
 }

@@ -32,6 +32,12 @@ impl Identity {
         let policy = self.policy();
         let mut created = Vec::new();
         for (role, access) in &policy.roles {
+            let system_only =
+                !access.scopes.is_empty() && access.scopes.iter().all(|s| s.starts_with("system/"));
+            if system_only {
+                // A role for systems: demo staff accounts would be of no use with it.
+                continue;
+            }
             let departments: Vec<String> = if access.departments.is_empty() {
                 Vec::new()
             } else {

@@ -122,12 +122,11 @@ impl Identity {
                 .departments
                 .iter()
                 .filter(|d| {
-                    account.kind == AccountKind::Service
-                        || account
-                            .roles
-                            .iter()
-                            .filter_map(|r| policy.roles.get(r))
-                            .any(|r| r.departments.contains(d))
+                    account
+                        .roles
+                        .iter()
+                        .filter_map(|r| policy.roles.get(r))
+                        .any(|r| r.departments.contains(d))
                 })
                 .collect()
         };

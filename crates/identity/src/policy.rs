@@ -136,6 +136,9 @@ pub const DEFAULT_ROLES: [&str; 9] = [
     "administrator",
 ];
 
+/// The roles of system accounts in the default policy.
+pub const DEFAULT_SERVICE_ROLES: [&str; 2] = ["lab_analyser", "interface_engine"];
+
 /// The five departments of the default policy.
 pub const DEFAULT_DEPARTMENTS: [&str; 5] =
     ["emergency", "radiology", "laboratory", "pharmacy", "record"];
@@ -286,6 +289,34 @@ impl AccessPolicy {
                 role(&["user/AuditEvent.rs", "user/Provenance.rs"], all, false),
             ),
             ("administrator".to_owned(), role(&[], &[], false)),
+            // Systems: a laboratory analyser posting results, an HL7 interface engine
+            // registering admissions. MFA does not apply (mTLS or private_key_jwt instead).
+            (
+                "lab_analyser".to_owned(),
+                RoleAccess {
+                    mfa: MfaRequirement::Optional,
+                    ..role(
+                        &[
+                            "system/Observation.cru",
+                            "system/DiagnosticReport.cru",
+                            "system/Specimen.rs",
+                        ],
+                        &["laboratory"],
+                        false,
+                    )
+                },
+            ),
+            (
+                "interface_engine".to_owned(),
+                RoleAccess {
+                    mfa: MfaRequirement::Optional,
+                    ..role(
+                        &["system/Patient.crus", "system/Encounter.crus"],
+                        &["emergency", "record"],
+                        false,
+                    )
+                },
+            ),
         ]);
         let operations = BTreeMap::from([
             (

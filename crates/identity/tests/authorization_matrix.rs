@@ -8,7 +8,9 @@
 
 use wardgate_fhir::rest::classify;
 use wardgate_identity::authorize::{AccessRequest, Rule, authorize};
-use wardgate_identity::policy::{AccessPolicy, DEFAULT_DEPARTMENTS, DEFAULT_ROLES};
+use wardgate_identity::policy::{
+    AccessPolicy, DEFAULT_DEPARTMENTS, DEFAULT_ROLES, DEFAULT_SERVICE_ROLES,
+};
 use wardgate_identity::scopes::ScopeSet;
 use wardgate_identity::{Principal, PrincipalKind};
 
@@ -104,6 +106,18 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("auditor", "pharmacy", ""),
     ("auditor", "record", "AuditEvent:rs Provenance:rs"),
     // security_officer and administrator: no department at all.
+    // Systems (service accounts, system/ scopes):
+    (
+        "lab_analyser",
+        "laboratory",
+        "Observation:cru DiagnosticReport:cru Specimen:rs",
+    ),
+    (
+        "interface_engine",
+        "emergency",
+        "Patient:crus Encounter:crus",
+    ),
+    ("interface_engine", "record", "Patient:crus Encounter:crus"),
 ];
 
 fn reaches(role: &str, department: &str) -> bool {
@@ -137,10 +151,15 @@ fn letters(role: &str, department: &str, ty: &str) -> String {
 
 fn principal(policy: &AccessPolicy, role: &str) -> Principal {
     let roles = vec![role.to_owned()];
+    let service = DEFAULT_SERVICE_ROLES.contains(&role);
     Principal {
         subject: format!("id-{role}"),
         name: format!("demo.{role}"),
-        kind: PrincipalKind::User,
+        kind: if service {
+            PrincipalKind::Service
+        } else {
+            PrincipalKind::User
+        },
         issuer: "https://wardgate.test".into(),
         scopes: ScopeSet::from_policy(&policy.scopes_of(&roles)),
         roles,
@@ -180,11 +199,18 @@ const TYPE_INTERACTIONS: &[(&str, &str, Option<&str>, char)] = &[
 #[test]
 fn every_role_department_and_interaction_gets_the_default_policy_outcome() {
     let policy = AccessPolicy::hospital_default();
-    assert_eq!(policy.roles.len(), DEFAULT_ROLES.len());
+    assert_eq!(
+        policy.roles.len(),
+        DEFAULT_ROLES.len() + DEFAULT_SERVICE_ROLES.len()
+    );
     let mut cases = 0usize;
     let mut allowed = 0usize;
     let mut mismatches = Vec::new();
-    for role in DEFAULT_ROLES {
+    for role in DEFAULT_ROLES
+        .iter()
+        .chain(DEFAULT_SERVICE_ROLES.iter())
+        .copied()
+    {
         let who = principal(&policy, role);
         for department in DEFAULT_DEPARTMENTS {
             for ty in TYPES {

@@ -291,7 +291,7 @@ fn member_reaches(policy: &AccessPolicy, principal: &Principal, department: &str
         .iter()
         .filter_map(|r| policy.roles.get(r))
         .any(|r| r.departments.iter().any(|d| d == department));
-    member && (role_reaches || principal.kind == PrincipalKind::Service)
+    member && role_reaches
 }
 
 fn served_check(policy: &AccessPolicy, req: &AccessRequest) -> Option<Decision> {

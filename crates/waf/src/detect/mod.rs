@@ -15,6 +15,7 @@ use std::ops::Range;
 
 mod ascii;
 mod sqli;
+mod xss;
 
 /// Where an input value sits in the request; selects the grammar contexts that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,4 +154,9 @@ pub struct Finding {
 /// Judge one input value with every detector that applies to its kind; push what is found.
 pub fn detect(input: &Input<'_>, findings: &mut Vec<Finding>) {
     sqli::detect(input.value, findings);
+    match input.kind {
+        InputKind::FhirNarrative => xss::narrative(input.value, findings),
+        InputKind::ClinicalText => xss::detect(input.value, xss::Scope::Markup, findings),
+        _ => xss::detect(input.value, xss::Scope::Full, findings),
+    }
 }

@@ -237,6 +237,9 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     // The injection point: the quote that closed the application's string.
     let start = brk.end.saturating_sub(1);
     let prefix = src.get(brk.start..start).unwrap_or(b"");
+    if url_query_continues(toks, src) {
+        return None;
+    }
     let ev = &w.ev;
     if let Some(f) = strong(&w, start) {
         return Some(f);
@@ -259,14 +262,25 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
         let strong_compare = ev.arithmetic
             || ev.function.is_some()
             || ev.compare_symbol && !prefix.iter().any(u8::is_ascii_whitespace);
-        return finding("sqli.tautology", if strong_compare { 5 } else { 3 }, start, w.end);
+        return finding(
+            "sqli.tautology",
+            if strong_compare { 5 } else { 3 },
+            start,
+            w.end,
+        );
     }
     if ev.comment_end {
         let natural = comment_is_text(toks, src);
         if ev.comment_first || ev.app_paren_only(&w) {
             // `admin'--`: a value, then the rest of the query commented out.
-            let telling = !prefix.is_empty() && !prefix.iter().any(u8::is_ascii_whitespace) && !natural;
-            return finding("sqli.comment-truncation", if telling { 5 } else { 3 }, start, w.end);
+            let telling =
+                !prefix.is_empty() && !prefix.iter().any(u8::is_ascii_whitespace) && !natural;
+            return finding(
+                "sqli.comment-truncation",
+                if telling { 5 } else { 3 },
+                start,
+                w.end,
+            );
         }
         if !natural && (ev.arithmetic || ev.logic || ev.function.is_some()) {
             return finding("sqli.comment-truncation", 5, start, w.end);
@@ -281,10 +295,26 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     None
 }
 
+/// Whether the text after the quote continues a URL query string (`15"&PAGE=2`): `&`, a
+/// name and `=` with no space between, which is URL syntax rather than SQL.
+fn url_query_continues(toks: &[Token], src: &[u8]) -> bool {
+    let [_, amp, name, eq, ..] = toks else {
+        return false;
+    };
+    src.get(amp.start..amp.end) == Some(b"&")
+        && name.kind == Kind::Word
+        && amp.end == name.start
+        && name.end == eq.start
+        && src.get(eq.start..eq.end) == Some(b"=")
+}
+
 /// Whether the first comment that runs to the end reads like prose (several words), which
 /// payload comments (`-- -`, `#`, `/*`) never do.
 fn comment_is_text(toks: &[Token], src: &[u8]) -> bool {
-    let Some(c) = toks.iter().find(|t| t.kind == (Kind::Comment { to_end: true })) else {
+    let Some(c) = toks
+        .iter()
+        .find(|t| t.kind == (Kind::Comment { to_end: true }))
+    else {
         return false;
     };
     let text = src.get(c.start..c.end).unwrap_or(b"");
@@ -345,7 +375,11 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
         return finding("sqli.comment-truncation", 5, w.start, w.end);
     }
     if ev.logic && ev.truthy_after_logic && state == State::Operator {
-        let score = if ev.function >= Some(FnClass::Builtin) { 5 } else { 3 };
+        let score = if ev.function >= Some(FnClass::Builtin) {
+            5
+        } else {
+            3
+        };
         return finding("sqli.boolean", score, w.start, w.end);
     }
     if ev.function >= Some(FnClass::Info) {

@@ -107,9 +107,21 @@ fn sqli_debug() {
         if !lex(&value, ctx, &mut toks) {
             continue;
         }
-        println!("{ctx:?}: {:?}", toks.iter().map(|t| (&value[t.start..t.end], t.kind)).collect::<Vec<_>>());
-        for (from, state) in [(0, State::Operand), (0, State::Operator), (1, State::Operator)] {
-            println!("  walk {from} {state:?}: {:?}", walk(&toks, value.as_bytes(), from, state));
+        println!(
+            "{ctx:?}: {:?}",
+            toks.iter()
+                .map(|t| (&value[t.start..t.end], t.kind))
+                .collect::<Vec<_>>()
+        );
+        for (from, state) in [
+            (0, State::Operand),
+            (0, State::Operator),
+            (1, State::Operator),
+        ] {
+            println!(
+                "  walk {from} {state:?}: {:?}",
+                walk(&toks, value.as_bytes(), from, state)
+            );
         }
     }
     let mut f = Vec::new();

@@ -108,7 +108,10 @@ pub(crate) fn walk(toks: &[Token], src: &[u8], from: usize, state: State) -> Wal
         alias_ok: false,
         operators_seen: 0,
         call_just_opened: false,
-        prev_str: from > 0 && toks.get(from - 1).is_some_and(|t| matches!(t.kind, Kind::Str { .. })),
+        prev_str: from > 0
+            && toks
+                .get(from - 1)
+                .is_some_and(|t| matches!(t.kind, Kind::Str { .. })),
         after_case: false,
         pending_clause: false,
         stopped_at_text: false,
@@ -247,7 +250,9 @@ impl Walker<'_> {
     }
 
     fn became_operand(&mut self, tok: Token, truthy: bool) {
-        if std::mem::replace(&mut self.pending_clause, false) && !matches!(tok.kind, Kind::Str { .. }) {
+        if std::mem::replace(&mut self.pending_clause, false)
+            && !matches!(tok.kind, Kind::Str { .. })
+        {
             self.ev.clause_value = true;
         }
         if self.ev.logic && self.ev.compare {
@@ -278,8 +283,12 @@ impl Walker<'_> {
             Kind::Str { .. } => {
                 // MySQL converts a string to the number its digits start with: '1=1' is 1.
                 let inner = self.text(tok);
-                let digits = inner.iter().skip_while(|b| matches!(b, b'\'' | b'"' | b' '));
-                let truthy = digits.take_while(|b| b.is_ascii_digit()).any(|b| *b != b'0');
+                let digits = inner
+                    .iter()
+                    .skip_while(|b| matches!(b, b'\'' | b'"' | b' '));
+                let truthy = digits
+                    .take_while(|b| b.is_ascii_digit())
+                    .any(|b| *b != b'0');
                 self.became_operand(tok, truthy);
             }
             Kind::QuotedIdent => self.became_operand(tok, false),
@@ -293,6 +302,7 @@ impl Walker<'_> {
             }
             Kind::LParen => {
                 self.parens.push(Paren::Group);
+                self.pending_clause = false;
                 if self.after_logic {
                     self.ev.truthy_after_logic = true;
                     self.after_logic = false;
@@ -304,8 +314,9 @@ impl Walker<'_> {
                 self.accept(tok);
                 self.state = State::Operator;
             }
-            Kind::Word if std::mem::replace(&mut self.after_case, false)
-                && keyword(self.text(tok)) == Kw::CaseArm =>
+            Kind::Word
+                if std::mem::replace(&mut self.after_case, false)
+                    && keyword(self.text(tok)) == Kw::CaseArm =>
             {
                 self.accept(tok);
             }
@@ -368,7 +379,10 @@ impl Walker<'_> {
         let mut class = function(self.text(tok));
         // `utl_http.request(`, `dbms_lock.sleep(`: the package can be what tells.
         if self.i >= 2
-            && self.toks.get(self.i - 1).is_some_and(|t| t.kind == Kind::Dot)
+            && self
+                .toks
+                .get(self.i - 1)
+                .is_some_and(|t| t.kind == Kind::Dot)
             && let Some(pkg) = self.toks.get(self.i - 2).filter(|t| t.kind == Kind::Word)
         {
             class = class.max(function(self.text(*pkg)));
@@ -681,9 +695,7 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
                     && (kind(1) == Some(Kind::LParen) || word_is(1, &["values", "select", "set"]))
         }
         Stmt::Update => plain(0) && (word_is(1, &["set"]) || kind(1) == Some(Kind::Dot)),
-        Stmt::Delete => {
-            word_is(0, &["from"]) || plain(0) && word_is(1, &["from", "where"])
-        }
+        Stmt::Delete => word_is(0, &["from"]) || plain(0) && word_is(1, &["from", "where"]),
         Stmt::Ddl => {
             word_is(
                 0,

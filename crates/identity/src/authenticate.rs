@@ -37,7 +37,9 @@ impl Identity {
             let token =
                 bearer_token(header).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
             let principal = match self.verify_access_token(token, credentials.department) {
-                Err(AuthError::InvalidToken(TokenError::UnknownKey)) => {
+                // Not signed by a key of ours (or not with our algorithm): another node's new
+                // key, or a trusted external issuer's token.
+                Err(AuthError::InvalidToken(TokenError::UnknownKey | TokenError::Algorithm)) => {
                     self.verify_foreign_token(token, credentials.department)
                         .await?
                 }
@@ -94,7 +96,7 @@ impl Identity {
                 .await
                 .map_err(|e| AuthError::Internal(e.to_string()))?;
             match self.verify_access_token(token, department) {
-                Err(AuthError::InvalidToken(TokenError::UnknownKey)) => {}
+                Err(AuthError::InvalidToken(TokenError::UnknownKey | TokenError::Algorithm)) => {}
                 other => return other,
             }
         }

@@ -319,3 +319,32 @@ async fn dispatch(
         Interaction::Capabilities => Ok(capability::capability_statement(dept)),
     }
 }
+
+/// Store a resource the department itself maintains (the ImagingStudy of a DICOM study):
+/// create or update `rtype/id`, retrying once if a concurrent write won.
+pub(crate) async fn store_system_resource(
+    dept: &Department,
+    rtype: &str,
+    id: &str,
+    resource: &serde_json::Value,
+) -> Result<(), FhirError> {
+    let headers = HeaderMap::new();
+    let ctx = FhirContext {
+        dept,
+        ring: dept.keyring().await?,
+        headers: &headers,
+    };
+    let doc = resource::ResourceDoc::parse(
+        &serde_json::to_vec(resource).unwrap_or_default(),
+        &dept.config().limits,
+    )?;
+    for attempt in 0..2 {
+        let (prepared, _) = interactions::update_prepared(&ctx, rtype, id, &doc, None).await?;
+        match dept.store().commit(vec![prepared.write]).await {
+            Ok(_) => return Ok(()),
+            Err(crate::store::StoreError::Conflict) if attempt == 0 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(FhirError::conflict())
+}

@@ -1,0 +1,308 @@
+//! DICOMweb on the radiology department: every corpus file stores and retrieves
+//! byte-identical, QIDO-RS finds what was stored, and the ImagingStudy follows.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{json, send, sqlite_department};
+use wardgate_departments::dicom::multipart;
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dicom/files");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "dcm") {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                files.push((name, std::fs::read(&path).expect("file")));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn index() -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dicom/index.tsv"),
+    )
+    .unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+const STOW_TYPE: &str = "multipart/related; type=\"application/dicom\"; boundary=stow-boundary";
+
+fn stow_body(files: &[&[u8]]) -> Vec<u8> {
+    let parts: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|f| ("application/dicom".to_owned(), *f))
+        .collect();
+    multipart::write("stow-boundary", &parts)
+}
+
+fn single_part(response: &http::Response<bytes::Bytes>) -> Vec<Vec<u8>> {
+    let ct = response.headers()["content-type"].to_str().unwrap();
+    let media = multipart::parse_media_type(ct).unwrap();
+    assert_eq!(media.param("type"), Some("application/dicom"));
+    multipart::parse(
+        response.body(),
+        media.param("boundary").unwrap(),
+        &Default::default(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|p| p.body.to_vec())
+    .collect()
+}
+
+#[tokio::test]
+async fn every_corpus_file_stores_and_retrieves_byte_identical() {
+    let t = sqlite_department("radiology").await;
+    let d = &t.dept;
+    let rows = index();
+    for (name, bytes) in corpus() {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == name)
+            .unwrap_or_else(|| panic!("{name} not in index"));
+        let (study, series, sop) = (&row[6], &row[7], &row[8]);
+        let r = send(
+            d,
+            "POST",
+            "/dicom-web/studies",
+            &[("content-type", STOW_TYPE)],
+            stow_body(&[&bytes]),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(r.body())
+        );
+        let answer = json(&r);
+        assert_eq!(
+            answer["00081199"]["Value"][0]["00081155"]["Value"][0],
+            sop.as_str(),
+            "{name}"
+        );
+        let path = format!("/dicom-web/studies/{study}/series/{series}/instances/{sop}");
+        let got = send(
+            d,
+            "GET",
+            &path,
+            &[("accept", "multipart/related; type=\"application/dicom\"")],
+            "",
+        )
+        .await;
+        assert_eq!(got.status(), 200, "{name}");
+        let parts = single_part(&got);
+        assert_eq!(parts.len(), 1, "{name}");
+        assert!(parts[0] == bytes, "{name} did not come back byte-identical");
+        // The metadata names the same instance.
+        let meta = json(&send(d, "GET", &format!("{path}/metadata"), &[], "").await);
+        assert_eq!(meta[0]["00080018"]["Value"][0], sop.as_str(), "{name}");
+        assert_eq!(meta[0]["00080016"]["Value"][0], row[9].as_str(), "{name}");
+    }
+    // The four mr-small encodings share one SOP Instance UID: the last one stored is kept.
+    let mr = rows.iter().find(|r| r[0] == "mr-small-rle.dcm").unwrap();
+    let study = json(
+        &send(
+            d,
+            "GET",
+            &format!("/dicom-web/studies?StudyInstanceUID={}", mr[6]),
+            &[],
+            "",
+        )
+        .await,
+    );
+    assert_eq!(study[0]["00201208"]["Value"][0], 1);
+    let instances = json(&send(d, "GET", "/dicom-web/instances", &[], "").await);
+    assert_eq!(
+        instances.as_array().unwrap().len(),
+        21,
+        "24 files, 4 of them one instance"
+    );
+}
+
+#[tokio::test]
+async fn qido_wado_and_the_imaging_study_agree_with_what_was_stored() {
+    let t = sqlite_department("radiology").await;
+    let d = &t.dept;
+    let files = corpus();
+    let archibald: Vec<&[u8]> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("patient-doe-archibald"))
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    let peter: Vec<&[u8]> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("patient-doe-peter"))
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    assert_eq!(
+        send(
+            d,
+            "POST",
+            "/dicom-web/studies",
+            &[("content-type", STOW_TYPE)],
+            stow_body(&archibald)
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        send(
+            d,
+            "POST",
+            "/dicom-web/studies",
+            &[("content-type", STOW_TYPE)],
+            stow_body(&peter)
+        )
+        .await
+        .status(),
+        200
+    );
+
+    let q = |path: &str| {
+        let path = path.to_owned();
+        async move {
+            let r = send(d, "GET", &path, &[], "").await;
+            assert_eq!(
+                r.status(),
+                200,
+                "{path}: {}",
+                String::from_utf8_lossy(r.body())
+            );
+            json(&r).as_array().unwrap().clone()
+        }
+    };
+    assert_eq!(q("/dicom-web/studies").await.len(), 5);
+    assert_eq!(q("/dicom-web/studies?PatientName=Doe^Arch*").await.len(), 2);
+    assert_eq!(q("/dicom-web/studies?PatientName=*peter").await.len(), 3);
+    assert_eq!(q("/dicom-web/studies?00100020=98890234").await.len(), 3);
+    assert_eq!(q("/dicom-web/studies?ModalitiesInStudy=CT").await.len(), 1);
+    assert_eq!(
+        q("/dicom-web/studies?StudyDescription=Brain*").await.len(),
+        2
+    );
+    assert_eq!(q("/dicom-web/studies?limit=2&offset=1").await.len(), 2);
+    let ct_study = "1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1";
+    let study = q(&format!(
+        "/dicom-web/studies?StudyInstanceUID={ct_study}&includefield=StudyDescription"
+    ))
+    .await;
+    assert_eq!(study[0]["00201208"]["Value"][0], 4);
+    assert_eq!(
+        study[0]["00081030"]["Value"][0],
+        "CT, HEAD/BRAIN WO CONTRAST"
+    );
+    assert_eq!(
+        q(&format!("/dicom-web/studies/{ct_study}/series"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        q(&format!("/dicom-web/studies/{ct_study}/instances"))
+            .await
+            .len(),
+        4
+    );
+    assert_eq!(q("/dicom-web/series?Modality=CR").await.len(), 3);
+    let dates = q("/dicom-web/studies?StudyDate=19000101-20301231")
+        .await
+        .len();
+    assert!(dates >= 1, "date range finds the studies that have a date");
+
+    // WADO-RS of a whole study returns every instance; a wrong series in the path is 404.
+    let whole = send(d, "GET", &format!("/dicom-web/studies/{ct_study}"), &[], "").await;
+    assert_eq!(single_part(&whole).len(), 4);
+    let wrong = send(d, "GET", &format!("/dicom-web/studies/{ct_study}/series/1.2.3/instances/1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.93"), &[], "").await;
+    assert_eq!(wrong.status(), 404);
+    assert_eq!(
+        send(d, "GET", "/dicom-web/studies/1.2'3", &[], "")
+            .await
+            .status(),
+        400
+    );
+
+    // The ImagingStudy is there for FHIR clients.
+    let imaging = json(&send(d, "GET", &format!("/fhir/ImagingStudy/{ct_study}"), &[], "").await);
+    assert_eq!(imaging["numberOfInstances"], 4);
+    assert_eq!(imaging["numberOfSeries"], 1);
+    assert_eq!(imaging["modality"][0]["code"], "CT");
+    assert_eq!(imaging["subject"]["identifier"]["value"], "77654033");
+    let by_modality = json(&send(d, "GET", "/fhir/ImagingStudy?modality=MR", &[], "").await);
+    assert_eq!(by_modality["total"], 3);
+}
+
+#[tokio::test]
+async fn stow_refuses_what_it_cannot_store() {
+    let t = sqlite_department("radiology").await;
+    let d = &t.dept;
+    let files = corpus();
+    let ct = &files.iter().find(|(n, _)| n == "ct-small.dcm").unwrap().1;
+    // Wrong media type.
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies",
+        &[("content-type", "application/json")],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status(), 415);
+    // Not DICOM: 409 with a failure reason.
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies",
+        &[("content-type", STOW_TYPE)],
+        stow_body(&[b"not dicom"]),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        json(&r)["00081198"]["Value"][0]["00081197"]["Value"][0],
+        0xC000
+    );
+    // Study in the path that is not the dataset's: refused; one good, one bad: 202.
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies/1.2.3",
+        &[("content-type", STOW_TYPE)],
+        stow_body(&[ct]),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies",
+        &[("content-type", STOW_TYPE)],
+        stow_body(&[ct, b"junk"]),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    // Malformed multipart.
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies",
+        &[("content-type", STOW_TYPE)],
+        "--stow-boundary\r\n\r\nno end",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}

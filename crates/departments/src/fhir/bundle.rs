@@ -97,9 +97,28 @@ pub(crate) async fn batch_or_transaction(
     }
 }
 
-/// Split an entry's `request.url` into path and query.
+/// Split an entry's `request.url` into path and query. An absolute URL is read from its
+/// last resource type segment on (`http://x/fhir/Questionnaire/1` is `Questionnaire/1`).
 fn split_url(url: &str) -> (String, Option<String>) {
     let url = url.trim_start_matches('/');
+    let url = if url.contains("://") {
+        let (path, query) = match url.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (url, None),
+        };
+        let segments: Vec<&str> = path.split('/').collect();
+        let start = segments
+            .iter()
+            .rposition(|s| wardgate_fhir::is_resource_type(s))
+            .unwrap_or(segments.len());
+        let relative = segments[start..].join("/");
+        match query {
+            Some(q) => format!("{relative}?{q}"),
+            None => relative,
+        }
+    } else {
+        url.to_owned()
+    };
     match url.split_once('?') {
         Some((p, q)) => (format!("/{p}"), Some(q.to_owned())),
         None => (format!("/{url}"), None),
@@ -448,7 +467,7 @@ async fn plan_entry(
                 let found = interactions::find_matches(
                     ctx,
                     &rtype,
-                    &search::parse_pairs(condition.trim_start_matches('?')),
+                    &search::parse_pairs(condition_query(condition)),
                 )
                 .await?;
                 if let Some(opened) = single(found, "create")? {
@@ -599,4 +618,10 @@ async fn collect_conditional_references(
         }
     }
     Ok(())
+}
+
+/// The query of an `ifNoneExist` condition, which may be written `Type?query`, `?query` or
+/// `query`.
+pub(crate) fn condition_query(condition: &str) -> &str {
+    condition.split_once('?').map_or(condition, |(_, q)| q)
 }

@@ -309,7 +309,7 @@ pub(crate) async fn create(
     let doc = ResourceDoc::parse(body, &ctx.dept.config().limits)?;
     validate(ctx, rtype, &doc)?;
     if let Some(condition) = ctx.header("if-none-exist") {
-        let pairs = search::parse_pairs(condition.trim_start_matches('?'));
+        let pairs = search::parse_pairs(super::bundle::condition_query(condition));
         let found = find_matches(ctx, rtype, &pairs).await?;
         match found.as_slice() {
             [] => {}

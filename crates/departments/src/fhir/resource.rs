@@ -264,16 +264,18 @@ pub fn check_references(value: &Value) -> Result<(), FhirError> {
         match value {
             Value::Object(obj) => {
                 for (key, v) in obj {
-                    if key == "reference" {
-                        match v {
-                            Value::String(s) if is_well_formed_reference(s) => {}
-                            _ => {
-                                return Err(FhirError::invalid(
-                                    "wardgate.departments.bad-reference",
-                                    "a reference is not well formed",
-                                )
-                                .at(format!("{path}.reference")));
-                            }
+                    if key == "reference"
+                        && let Value::String(s) = v
+                    {
+                        // `reference` is also an element name elsewhere (a Reference or an
+                        // Identifier inside CarePlan.activity, Claim.related): only the
+                        // string of a Reference datatype is checked.
+                        if !is_well_formed_reference(s) {
+                            return Err(FhirError::invalid(
+                                "wardgate.departments.bad-reference",
+                                "a reference is not well formed",
+                            )
+                            .at(format!("{path}.reference")));
                         }
                     } else {
                         let len = path.len();

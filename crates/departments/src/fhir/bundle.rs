@@ -432,8 +432,12 @@ async fn plan_entry(
         )
     })?;
     let (path, query) = split_url(&request.url);
-    let request_kind = classify(&request.method, &path, query.as_deref())
-        .map_err(|e| FhirError::invalid("wardgate.departments.bad-bundle", e.to_string()))?;
+    let request_kind = classify(&request.method, &path, query.as_deref()).map_err(|_| {
+        FhirError::invalid(
+            "wardgate.departments.bad-bundle",
+            "the entry's request does not address a FHIR interaction",
+        )
+    })?;
     let rtype = request_kind.resource_type.clone().unwrap_or_default();
     if !rtype.is_empty() && !ctx.serves(&rtype) {
         return Err(FhirError::invalid(

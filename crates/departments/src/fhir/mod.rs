@@ -216,7 +216,19 @@ async fn dispatch(
             "wardgate.departments.unknown-path",
             e.to_string(),
         ),
-        other => FhirError::invalid("wardgate.departments.bad-path", other.to_string()),
+        // The path's own text is never echoed: it may be an attack payload.
+        wardgate_fhir::rest::RestError::UnknownResourceType(_) => FhirError::invalid(
+            "wardgate.departments.bad-path",
+            "the path names no FHIR R4 resource type",
+        ),
+        wardgate_fhir::rest::RestError::InvalidId(_) => FhirError::invalid(
+            "wardgate.departments.bad-path",
+            "the path's id is not a valid FHIR id ([A-Za-z0-9-.], at most 64 characters)",
+        ),
+        wardgate_fhir::rest::RestError::InvalidOperation(_) => FhirError::invalid(
+            "wardgate.departments.bad-path",
+            "the operation name is not valid",
+        ),
     })?;
     if request.interaction == Interaction::Capabilities {
         return Ok(capability::capability_statement(dept));

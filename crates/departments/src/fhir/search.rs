@@ -205,8 +205,19 @@ pub fn parse_query(
     Ok(query)
 }
 
+/// A parameter name as diagnostics may show it: only a plain name is echoed, never text that
+/// could be a payload.
 fn short(name: &str) -> String {
-    name.chars().take(64).collect()
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b));
+    if plain {
+        name.to_owned()
+    } else {
+        "(the parameter)".to_owned()
+    }
 }
 
 fn parse_filter(
@@ -246,17 +257,22 @@ fn parse_filter(
             _ => return Err(bad("true or false")),
         }));
     } else {
-        for alt in split_alternatives(value) {
+        for raw_alt in split_unescaped(value, ',', usize::MAX) {
+            let alt = unescape(raw_alt);
             alternatives.push(match ptype {
-                SearchParamType::Token | SearchParamType::Uri => match alt.split_once('|') {
-                    Some((system, code)) if ptype == SearchParamType::Token => Alternative::Token {
-                        system: Some(system.to_owned()),
-                        code: code.to_owned(),
+                SearchParamType::Token => match split_unescaped(raw_alt, '|', 2).as_slice() {
+                    [system, code] => Alternative::Token {
+                        system: Some(unescape(system)),
+                        code: unescape(code),
                     },
                     _ => Alternative::Token {
                         system: None,
                         code: alt.clone(),
                     },
+                },
+                SearchParamType::Uri => Alternative::Token {
+                    system: None,
+                    code: alt.clone(),
                 },
                 SearchParamType::String => Alternative::Text(normalise_text(&alt)),
                 SearchParamType::Reference => {
@@ -293,25 +309,35 @@ fn parse_filter(
     })
 }
 
-/// Split on commas not escaped by a backslash, unescaping `\,` `\|` `\$` `\\`.
-fn split_alternatives(value: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+/// Split on `sep` where it is not escaped by a backslash; the pieces keep their escapes.
+fn split_unescaped(value: &str, sep: char, limit: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c == sep && out.len() + 1 < limit => {
+                out.push(&value[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out
+}
+
+/// Remove FHIR search escapes (`\,` `\|` `\$` `\\`).
+fn unescape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
     let mut escaped = false;
     for c in value.chars() {
-        match c {
-            _ if escaped => {
-                if let Some(last) = out.last_mut() {
-                    last.push(c);
-                }
-                escaped = false;
-            }
-            '\\' => escaped = true,
-            ',' => out.push(String::new()),
-            _ => {
-                if let Some(last) = out.last_mut() {
-                    last.push(c);
-                }
-            }
+        if escaped || c != '\\' {
+            out.push(c);
+            escaped = false;
+        } else {
+            escaped = true;
         }
     }
     out

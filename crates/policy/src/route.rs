@@ -1,0 +1,124 @@
+//! From a request's method and path to the department and settings that apply to it.
+//!
+//! Deny by default: a path that no department claims, or a path that is not in normal form
+//! (dot segments, empty segments, encoded slashes or dots, which an upstream might decode
+//! into another department's path), resolves to nothing.
+
+use crate::model::{Department, Policy, Route, RouteSettings, UpstreamTarget};
+
+/// What applies to one request: the department, the finer route if one matched, and the
+/// settings in effect. Borrowed from the policy, so resolving allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedRoute<'p> {
+    /// The department that owns the path.
+    pub department: &'p Department,
+    /// The finer route that matched, if any.
+    pub route: Option<&'p Route>,
+    /// Limits, rate limit, WAF settings and mTLS requirement in effect.
+    pub settings: &'p RouteSettings,
+}
+
+/// Why a client's device certificate (or its absence) does not let it reach a department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceRefusal {
+    /// The route requires a device certificate and the client presented none.
+    #[error("this route requires a device certificate")]
+    CertificateRequired,
+    /// The client's certificate belongs to a zone the department does not allow.
+    #[error("devices of this zone may not reach this department")]
+    ZoneNotAllowed,
+}
+
+impl<'p> ResolvedRoute<'p> {
+    /// The department's name.
+    pub fn department_name(&self) -> &'p str {
+        &self.department.name
+    }
+
+    /// Where to forward the request.
+    pub fn upstream(&self) -> &'p UpstreamTarget {
+        &self.department.upstream
+    }
+
+    /// Whether a client with a device certificate of `zone` (or without one: `None`) may use
+    /// this route. The certificate itself must already have been verified against the CA.
+    pub fn admit_device(&self, zone: Option<&str>) -> Result<(), DeviceRefusal> {
+        match zone {
+            None if self.settings.require_mtls => Err(DeviceRefusal::CertificateRequired),
+            None => Ok(()),
+            Some(zone) if self.department.zones.iter().any(|z| z == zone) => Ok(()),
+            Some(_) => Err(DeviceRefusal::ZoneNotAllowed),
+        }
+    }
+}
+
+impl Policy {
+    /// The department and settings for `method` `path` (the path without its query), or
+    /// `None` when no department claims it: the request must be refused.
+    ///
+    /// The department whose prefix the path starts with, then the most specific (longest)
+    /// route inside it that allows the method.
+    pub fn route(&self, method: &str, path: &str) -> Option<ResolvedRoute<'_>> {
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if !is_normal_path(path) {
+            return None;
+        }
+        // Prefixes are `/{name}/` (checked at load), so the first segment names the one
+        // department whose prefix can match: a map lookup, not a scan.
+        let first_segment = path[1..].split('/').next()?;
+        let department = self.departments.get(first_segment)?;
+        if !path.starts_with(department.prefix.as_str()) {
+            return None;
+        }
+        let route = department.routes.iter().find(|r| r.matches(method, path));
+        Some(ResolvedRoute {
+            department,
+            route,
+            settings: route.map_or(&department.effective, |r| &r.effective),
+        })
+    }
+}
+
+/// Whether `path` is absolute and in normal form: no empty, `.` or `..` segment, and no
+/// percent-encoded `/`, `\`, `.` or NUL that a server behind us might decode into one.
+pub fn is_normal_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if path.contains('\\') {
+        return false;
+    }
+    let lower = rest.to_ascii_lowercase();
+    if ["%2f", "%5c", "%2e", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return false;
+    }
+    // The last segment may be empty (a trailing slash); no other may.
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    segments
+        .iter()
+        .enumerate()
+        .all(|(i, s)| !matches!(*s, "." | "..") && (i == last || !s.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_normal_path;
+
+    #[test]
+    fn normal_paths_only() {
+        assert!(is_normal_path("/emergency/fhir/Patient/1"));
+        assert!(is_normal_path("/emergency/"));
+        assert!(is_normal_path("/"));
+        assert!(!is_normal_path("emergency/fhir"));
+        assert!(!is_normal_path("/emergency/../radiology/"));
+        assert!(!is_normal_path("/emergency/./fhir"));
+        assert!(!is_normal_path("/emergency//fhir"));
+        assert!(!is_normal_path("/emergency/%2e%2e/radiology/"));
+        assert!(!is_normal_path("/emergency%2Ffhir"));
+        assert!(!is_normal_path("/emergency\\..\\radiology"));
+    }
+}

@@ -148,7 +148,17 @@ impl Department {
         if loaded.elapsed() < KEYRING_REFRESH {
             return Ok(ring);
         }
-        self.refreshed_keyring().await
+        match self.refreshed_keyring().await {
+            Ok(fresh) => Ok(fresh),
+            Err(_) => {
+                // The keys in memory still work (e.g. the master key was rotated and this
+                // process runs with the previous one until restarted): keep serving.
+                if let Ok(mut guard) = self.keyring.write() {
+                    guard.1 = Instant::now();
+                }
+                Ok(ring)
+            }
+        }
     }
 
     /// Re-read the keyring now.

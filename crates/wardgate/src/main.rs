@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version and the build's feature set.
     Version,
+    /// Show and rotate the encryption keys of the built-in departments.
+    Keys(cmd::keys::KeysArgs),
     /// Run the inspection engine offline: scan corpora, explain a verdict.
     Waf(cmd::waf::WafArgs),
 }
@@ -29,6 +31,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Keys(args) => cmd::keys::run(args),
         Command::Waf(args) => cmd::waf::run(args),
     }
 }

@@ -101,6 +101,12 @@ impl MasterKey {
         Self::from_bytes(out.as_slice())
     }
 
+    /// Derive the master key from a passphrase held in the environment variable `var`.
+    pub fn from_env_passphrase(dir: &Path, var: &str) -> Result<Self, CryptoError> {
+        let passphrase = Zeroizing::new(std::env::var(var).map_err(|_| CryptoError::Kdf)?);
+        Self::from_passphrase(dir, passphrase.as_bytes())
+    }
+
     /// The key's public id (a keyed hash, safe to show).
     pub fn id(&self) -> &str {
         &self.id

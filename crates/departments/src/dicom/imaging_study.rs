@@ -112,8 +112,10 @@ pub(crate) async fn refresh(
     if let Some(d) = first_text(study, "00081030").filter(|d| !d.is_empty()) {
         resource["description"] = json!(d);
     }
-    if let Some(acc) = first_text(study, "00080050").filter(|a| !a.is_empty()) {
-        resource["identifier"].as_array_mut().map(|ids| ids.push(json!({"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}]}, "value": acc})));
+    if let Some(acc) = first_text(study, "00080050").filter(|a| !a.is_empty())
+        && let Some(ids) = resource["identifier"].as_array_mut()
+    {
+        ids.push(json!({"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}]}, "value": acc}));
     }
     crate::fhir::store_system_resource(dept, "ImagingStudy", study_uid, &resource).await
 }

@@ -47,7 +47,27 @@ struct RequestIn {
 
 /// Parse a Bundle body under the department's limits.
 fn parse_bundle(ctx: &FhirContext<'_>, body: &[u8]) -> Result<BundleIn, FhirError> {
-    let limits = &ctx.dept.config().limits;
+    parse_bundle_with(body, &ctx.dept.config().limits)
+}
+
+/// Check a batch or transaction body the way a department reads it: the Bundle's shape,
+/// limits, and every entry's resource. Returns the number of entries (for fuzzing and tools).
+pub fn check_bundle(body: &[u8], limits: &super::ResourceLimits) -> Result<usize, FhirError> {
+    let bundle = parse_bundle_with(body, limits)?;
+    for entry in &bundle.entry {
+        if let Some(resource) = &entry.resource {
+            let doc = ResourceDoc::from_raw(resource, limits)?;
+            super::resource::check_references(&doc.value)?;
+        }
+        if let Some(request) = &entry.request {
+            let (path, query) = split_url(&request.url);
+            let _ = classify(&request.method, &path, query.as_deref());
+        }
+    }
+    Ok(bundle.entry.len())
+}
+
+fn parse_bundle_with(body: &[u8], limits: &super::ResourceLimits) -> Result<BundleIn, FhirError> {
     if body.len() > limits.max_body_bytes {
         return Err(FhirError::too_large());
     }

@@ -6,6 +6,7 @@
 //! OperationOutcome.
 
 mod bundle;
+pub use bundle::check_bundle;
 mod capability;
 mod dates;
 mod interactions;

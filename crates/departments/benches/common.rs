@@ -1,0 +1,102 @@
+//! Shared benchmark set-up: departments on SQLite, loaded from the clinical corpus.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use serde_json::Value;
+use wardgate_departments::{Department, DepartmentConfig, MasterKey, StoreConfig};
+
+pub fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+pub async fn department(dir: &std::path::Path, name: &str) -> Department {
+    let master = Arc::new(MasterKey::load_or_create(dir).expect("master key"));
+    let store = StoreConfig::Sqlite {
+        data_dir: dir.to_owned(),
+    }
+    .open(name)
+    .await
+    .expect("store");
+    Department::open(
+        DepartmentConfig::with_defaults(name, "https://127.0.0.1:8443"),
+        store,
+        master,
+    )
+    .await
+    .expect("department")
+}
+
+pub async fn send(
+    dept: &Department,
+    method: &str,
+    uri: &str,
+    body: impl Into<Bytes>,
+) -> Response<Bytes> {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/fhir+json")
+        .body(body.into())
+        .expect("request");
+    dept.handle(request).await
+}
+
+/// The Synthea Patients and Observations of the corpus.
+pub fn synthea(rtype: &str) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(testdata().join("fhir/resources/synthea-smart-sandbox.jsonl"))
+            .expect("corpus");
+    text.lines()
+        .filter_map(|line| {
+            let v: Value = serde_json::from_str(line).ok()?;
+            (v["resourceType"] == rtype).then(|| {
+                (
+                    v["id"].as_str().unwrap_or_default().to_owned(),
+                    line.to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Load the emergency department with the corpus' Synthea patients and observations.
+pub async fn loaded_emergency(
+    dir: &std::path::Path,
+) -> (Department, Vec<(String, String)>, Vec<(String, String)>) {
+    let dept = department(dir, "emergency").await;
+    let patients = synthea("Patient");
+    let observations = synthea("Observation");
+    for (rtype, list) in [("Patient", &patients), ("Observation", &observations)] {
+        for (id, body) in list.iter() {
+            let r = send(&dept, "PUT", &format!("/fhir/{rtype}/{id}"), body.clone()).await;
+            assert!(r.status().is_success(), "loading {rtype}/{id}");
+        }
+    }
+    (dept, patients, observations)
+}
+
+/// The DICOM corpus files.
+pub fn dicom_files() -> Vec<(String, Vec<u8>)> {
+    let root = testdata().join("dicom/files");
+    let mut out = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "dcm") {
+                out.push((
+                    path.strip_prefix(&root).unwrap().display().to_string(),
+                    std::fs::read(&path).expect("file"),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,9 @@
+//! A DICOM Part 10 file as STOW-RS receives it, read into the DICOM JSON model.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let base = |s: &str, se: &str, i: &str| format!("/studies/{s}/series/{se}/instances/{i}");
+    let _ = wardgate_departments::dicom::read_instance(data, &base);
+});

@@ -11,15 +11,20 @@
 //! Chosen over a per-request database query (a round trip on every FHIR call) and over a
 //! short cache alone (revocation would lag by the cache's lifetime).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use crate::store::Revocations;
+
+/// How long a revoked session is remembered in memory: far longer than any access token
+/// lives (refresh tokens are checked against the store itself).
+const REMEMBER_SESSIONS: Duration = Duration::from_secs(3600);
 
 /// The in-memory view of recent revocations.
 #[derive(Debug, Default)]
 pub struct RevocationState {
-    sessions: RwLock<HashSet<String>>,
+    sessions: RwLock<HashMap<String, Instant>>,
     accounts: RwLock<HashMap<String, i64>>,
 }
 
@@ -27,7 +32,7 @@ impl RevocationState {
     /// Whether a token of `account` issued at `iat` in session `sid` is revoked.
     pub fn is_revoked(&self, account: &str, sid: Option<&str>, iat: i64) -> bool {
         if let Some(sid) = sid
-            && self.sessions.read().is_ok_and(|s| s.contains(sid))
+            && self.sessions.read().is_ok_and(|s| s.contains_key(sid))
         {
             return true;
         }
@@ -39,7 +44,11 @@ impl RevocationState {
     /// Apply revocations read from the store.
     pub fn apply(&self, revocations: &Revocations) {
         if let Ok(mut sessions) = self.sessions.write() {
-            sessions.extend(revocations.sessions.iter().cloned());
+            let now = Instant::now();
+            sessions.retain(|_, at| now.duration_since(*at) < REMEMBER_SESSIONS);
+            for sid in &revocations.sessions {
+                sessions.entry(sid.clone()).or_insert(now);
+            }
         }
         if let Ok(mut accounts) = self.accounts.write() {
             for (id, before) in &revocations.accounts {

@@ -179,9 +179,12 @@ impl<'s> SourceMap<'s> {
             .get(line_index + 1)
             .map_or(self.source.len(), |next| next - 1);
         let text = self.source[line_start..line_end].trim_end_matches('\r');
+        // A span starting on the line ending (`\r`) points just past the line's text.
+        let text_end = line_start + text.len();
+        let start = start.min(text_end);
         let column = self.source[line_start..start].chars().count() + 1;
         // A span running past the end of its line is underlined to the end of the line.
-        let end = self.floor_char_boundary(span.end.clamp(start, line_start + text.len()));
+        let end = self.floor_char_boundary(span.end.clamp(start, text_end));
         let width = self.source[start..end].chars().count().max(1);
         (
             line_index + 1,
@@ -215,6 +218,17 @@ mod tests {
         assert_eq!((line, column), (3, 7));
         assert_eq!(snippet.text, "key = \"10sec\"");
         assert_eq!(snippet.width, 7);
+    }
+
+    #[test]
+    fn a_span_on_a_crlf_line_ending_stays_on_its_line() {
+        // Found by the policy_parse fuzz target: a span starting at the `\r` of `\r\n`.
+        let source = "a = [\r\nb";
+        let map = SourceMap::new(source);
+        let (line, column, snippet) = map.locate(&(5..6));
+        assert_eq!((line, column), (1, 6));
+        assert_eq!(snippet.text, "a = [");
+        assert_eq!(snippet.width, 1);
     }
 
     #[test]

@@ -195,7 +195,8 @@ async fn stamp(path: &Path) -> FileStamp {
 }
 
 /// Polls `path` every `period` and reloads `handle` when the file's size or modification
-/// time changes; `on_event` hears each swap or refusal. A file that changes back and forth
+/// time has changed and then stayed the same for one period; `on_event` hears each swap or
+/// refusal. A file that changes back and forth
 /// to the same bytes is not reloaded (the fingerprint is compared). Stops when the task is
 /// aborted (drop the runtime or call `abort` on the returned handle).
 ///
@@ -212,17 +213,22 @@ where
     F: FnMut(ReloadEvent) + Send + 'static,
 {
     tokio::spawn(async move {
-        let mut last = stamp(&path).await;
+        let mut considered = stamp(&path).await;
+        let mut previous = considered;
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
             ticker.tick().await;
             let now = stamp(&path).await;
-            if now == last {
+            // Reload only once the file has stopped changing for a whole period, so a file
+            // caught half-written (truncated, then filled) is not judged.
+            let settled = now == previous;
+            previous = now;
+            if !settled || now == considered {
                 continue;
             }
-            last = now;
+            considered = now;
             let reloading = handle.clone();
             let file = path.clone();
             let outcome = tokio::task::spawn_blocking(move || reloading.reload_from(&file)).await;

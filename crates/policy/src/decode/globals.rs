@@ -44,11 +44,11 @@ pub(super) fn listen(context: &mut Context<'_>, value: Option<&Value<'_>>) -> Li
     };
     let public = read(&mut fields, "public", DEFAULT_PUBLIC);
     let admin = read(&mut fields, "admin", DEFAULT_ADMIN);
-    if let Some((addr, _)) = public {
-        listen.public = addr;
+    if let Some((addr, _)) = &public {
+        listen.public = *addr;
     }
-    if let Some((addr, span)) = admin {
-        listen.admin = addr;
+    if let Some((addr, span)) = &admin {
+        listen.admin = *addr;
         if !addr.ip().is_loopback() {
             d.warn(
                 span.clone(),
@@ -56,13 +56,17 @@ pub(super) fn listen(context: &mut Context<'_>, value: Option<&Value<'_>>) -> Li
                 "metrics and the admin API belong on 127.0.0.1 or a management network only",
             );
         }
-        if addr == listen.public {
-            d.error(
-                span,
-                "listen.admin is the same address as listen.public",
-                "the admin endpoints must never be on the public listener: pick another port",
-            );
-        }
+    }
+    if listen.admin == listen.public {
+        let span = admin
+            .or(public)
+            .map(|(_, span)| span)
+            .unwrap_or(fields.span.clone());
+        d.error(
+            span,
+            "listen.admin is the same address as listen.public",
+            "the admin endpoints must never be on the public listener: pick another port",
+        );
     }
     fields.finish(d);
     listen

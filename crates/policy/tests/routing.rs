@@ -55,11 +55,24 @@ fn policy() -> Policy {
         .policy
 }
 
+/// method, path, department, max body, body timeout (s), rate, burst, WAF mode, paranoia, mTLS.
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    ByteSize,
+    u64,
+    f64,
+    u32,
+    WafMode,
+    u8,
+    bool,
+);
+
 #[test]
 fn resolution_table() {
     let policy = policy();
-    // method, path, department, max body, body timeout, rate, burst, waf mode, paranoia, mTLS
-    let table: &[(&str, &str, &str, ByteSize, u64, f64, u32, WafMode, u8, bool)] = &[
+    let table: &[Row] = &[
         // Global settings under the department's overrides.
         (
             "GET",

@@ -1,2 +1,36 @@
 //! Listeners, TLS, the request pipeline, forwarding, admin endpoints.
+//!
+//! Owns: the public HTTPS listener (rustls, HTTP/1.1 and HTTP/2 by ALPN), the admin listener
+//! (`/metrics`, `/healthz`, `/readyz`), the life of a request ([`pipeline`], read it top to
+//! bottom), forwarding to upstream services or to the built-in departments
+//! ([`DepartmentService`]), the exchange record, reload and graceful shutdown.
+//!
+//! Must not know about: what the policy file looks like (the policy crate hands it typed
+//! values), how rate-limit state is stored (the guard crate), how FHIR resources are stored
+//! (the departments crate). Phases owned by later issues (authenticate, authorize by scope,
+//! inspect, observe) have their named place in [`pipeline`] and say "not enforced yet".
 #![forbid(unsafe_code)]
+
+mod admin;
+mod body;
+mod decision;
+mod department;
+mod device;
+mod error;
+mod exchange;
+mod listener;
+mod metrics;
+pub mod pipeline;
+mod record;
+mod server;
+mod tls;
+mod upstream;
+
+pub use decision::Decision;
+pub use department::{DepartmentResponse, DepartmentService};
+pub use device::DeviceIdentity;
+pub use error::GatewayError;
+pub use exchange::{Exchange, Phase, PhaseVerdict, Principal};
+pub use record::ExchangeLog;
+pub use server::{Gateway, GatewayOptions, RunningGateway};
+pub use tls::{TlsMaterial, server_config};

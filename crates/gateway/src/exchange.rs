@@ -1,0 +1,207 @@
+//! The exchange: everything the pipeline learns about one request, passed through every phase.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Method, Version};
+
+use crate::decision::Decision;
+use crate::device::DeviceIdentity;
+
+/// The phases of the life of a request, in the order the pipeline runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Request head limits and body limits.
+    Read,
+    /// Rate limits (and later bans and load shedding).
+    Admit,
+    /// Who is asking (identity, issue 4).
+    Authenticate,
+    /// Which department and route.
+    Route,
+    /// Whether the device and principal may reach it.
+    Authorize,
+    /// The WAF (issue 3).
+    Inspect,
+    /// Behaviour analytics.
+    Observe,
+    /// The department service or upstream answering.
+    Forward,
+    /// Response checks and security headers.
+    Respond,
+}
+
+impl Phase {
+    /// Every phase, in pipeline order.
+    pub const ALL: [Phase; 9] = [
+        Phase::Read,
+        Phase::Admit,
+        Phase::Authenticate,
+        Phase::Route,
+        Phase::Authorize,
+        Phase::Inspect,
+        Phase::Observe,
+        Phase::Forward,
+        Phase::Respond,
+    ];
+
+    /// The name used in the exchange record and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Read => "read",
+            Phase::Admit => "admit",
+            Phase::Authenticate => "authenticate",
+            Phase::Route => "route",
+            Phase::Authorize => "authorize",
+            Phase::Inspect => "inspect",
+            Phase::Observe => "observe",
+            Phase::Forward => "forward",
+            Phase::Respond => "respond",
+        }
+    }
+}
+
+/// What a phase concluded about the exchange, as the record shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseVerdict {
+    /// The phase has not run (an earlier phase ended the exchange).
+    Skipped,
+    /// The phase ran and let the exchange go on.
+    Passed,
+    /// The phase ended the exchange.
+    Refused,
+    /// The phase has its place but its checks are not implemented yet.
+    NotEnforced,
+}
+
+impl PhaseVerdict {
+    /// The name used in the exchange record.
+    pub fn name(self) -> &'static str {
+        match self {
+            PhaseVerdict::Skipped => "skipped",
+            PhaseVerdict::Passed => "passed",
+            PhaseVerdict::Refused => "refused",
+            PhaseVerdict::NotEnforced => "not-enforced",
+        }
+    }
+}
+
+/// Who is asking. Until identity (issue 4) authenticates requests, every principal is
+/// anonymous and nothing is granted on that basis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// No credentials were checked.
+    Anonymous,
+}
+
+/// One request and what the pipeline decided about it.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The request id, echoed in `X-Request-Id` and in every refusal.
+    pub request_id: String,
+    /// Wall-clock time the request head was read.
+    pub received_at: SystemTime,
+    /// Monotonic start, for durations.
+    pub started: Instant,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The client's verified device certificate, if it presented one.
+    pub device: Option<Arc<DeviceIdentity>>,
+    /// Who is asking.
+    pub principal: Principal,
+    /// The HTTP version of the client's request.
+    pub version: Version,
+    /// The request method.
+    pub method: Method,
+    /// The request path, without the query.
+    pub path: String,
+    /// The names of the query's parameters, in order (never their values).
+    pub query_names: Vec<String>,
+    /// The version of the policy in force for this exchange.
+    pub policy_version: u64,
+    /// The department that owns the path, once routed.
+    pub department: Option<String>,
+    /// The finer route that matched, if any.
+    pub route: Option<String>,
+    /// What each phase concluded, in [`Phase::ALL`] order.
+    pub verdicts: [PhaseVerdict; 9],
+    /// The decision that ended the exchange early, if any.
+    pub decision: Option<Decision>,
+    /// Time spent in each phase, in [`Phase::ALL`] order.
+    pub timings: [Duration; 9],
+}
+
+impl Exchange {
+    /// A new exchange for a request whose head has just been read.
+    pub fn begin(
+        request_id: String,
+        peer: SocketAddr,
+        device: Option<Arc<DeviceIdentity>>,
+        parts: (&Method, &http::Uri, Version),
+        policy_version: u64,
+    ) -> Self {
+        let (method, uri, version) = parts;
+        Exchange {
+            request_id,
+            received_at: SystemTime::now(),
+            started: Instant::now(),
+            peer,
+            device,
+            principal: Principal::Anonymous,
+            version,
+            method: method.clone(),
+            path: uri.path().to_owned(),
+            query_names: uri.query().map(query_names).unwrap_or_default(),
+            policy_version,
+            department: None,
+            route: None,
+            verdicts: [PhaseVerdict::Skipped; 9],
+            decision: None,
+            timings: [Duration::ZERO; 9],
+        }
+    }
+
+    /// Note what `phase` concluded and how long it took.
+    pub fn conclude(&mut self, phase: Phase, verdict: PhaseVerdict, started: Instant) {
+        let index = phase as usize;
+        self.verdicts[index] = verdict;
+        self.timings[index] = started.elapsed();
+    }
+
+    /// The verdict of `phase`.
+    pub fn verdict(&self, phase: Phase) -> PhaseVerdict {
+        self.verdicts[phase as usize]
+    }
+}
+
+/// The parameter names of a query string, without values: the record may show what was
+/// asked for, never the identifiers or search terms themselves. Names are capped so a hostile
+/// query cannot bloat the record.
+fn query_names(query: &str) -> Vec<String> {
+    const MAX_NAMES: usize = 32;
+    const MAX_NAME_LEN: usize = 64;
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .take(MAX_NAMES)
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            name.chars().take(MAX_NAME_LEN).collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_names_keep_names_and_drop_values() {
+        assert_eq!(
+            query_names("name=Smith&birthdate=ge1970&_count=10&flag"),
+            vec!["name", "birthdate", "_count", "flag"]
+        );
+        assert_eq!(query_names(""), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,147 @@
+//! The public listener: accept (connection limits, TLS, device identity) and serve HTTP/1.1
+//! or HTTP/2 with the read limits, until shutdown drains the connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use wardgate_guard::ConnectionLimiter;
+use wardgate_policy::Limits;
+
+use crate::device::DeviceIdentity;
+use crate::pipeline::{self, ConnectionInfo};
+use crate::server::Shared;
+
+/// Accept connections until `shutdown`, then stop accepting (new connections are refused by
+/// the closed socket) and let open connections finish their exchanges for up to `drain`.
+pub(crate) async fn serve_public(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Arc<ArcSwap<ServerConfig>>,
+    shutdown: CancellationToken,
+    drain: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let connections = ConnectionLimiter::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let limits = shared.policy.current().policy.limits;
+        let Some(permit) = connections.try_acquire(peer.ip(), limits.max_connections_per_address)
+        else {
+            shared.metrics.connection_refused("per-address-limit");
+            tracing::debug!(%peer, "connection refused: per-address limit");
+            continue;
+        };
+        let acceptor = TlsAcceptor::from(tls.load_full());
+        let watcher = graceful.watcher();
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            shared.metrics.connections(1.0);
+            serve_connection(&shared, acceptor, stream, peer, limits, watcher).await;
+            shared.metrics.connections(-1.0);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = tokio::time::sleep(drain) => tracing::warn!("drain deadline reached; closing remaining connections"),
+    }
+}
+
+/// The request head size beyond which hyper itself refuses (431 with an empty body, then
+/// close): twice the policy's limit, so that heads between the two get the gateway's own
+/// OperationOutcome, and a head can never grow the buffer without bound.
+fn hard_head_cap(limits: &Limits) -> usize {
+    usize::try_from(limits.max_header_bytes.bytes().saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .max(8192)
+}
+
+async fn serve_connection(
+    shared: &Arc<Shared>,
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    limits: Limits,
+    watcher: Watcher,
+) {
+    let _ = stream.set_nodelay(true);
+    // A handshake is part of reading the request: the header timeout bounds it too.
+    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await
+    {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            shared.metrics.connection_refused("tls-handshake");
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            shared.metrics.connection_refused("tls-handshake-timeout");
+            return;
+        }
+    };
+    let (_, session) = tls.get_ref();
+    let device = session
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| DeviceIdentity::from_der(leaf))
+        .map(Arc::new);
+    let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
+    let info = Arc::new(ConnectionInfo { peer, device });
+    let service_shared = Arc::clone(shared);
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&service_shared);
+        let info = Arc::clone(&info);
+        async move { pipeline::run(&shared, &info, request).await }
+    });
+    let io = TokioIo::new(tls);
+    let cap = hard_head_cap(&limits);
+    let result = if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.h2_max_concurrent_streams)
+            // Rapid reset (CVE-2023-44487): streams the client opens and cancels before we
+            // answer, and streams we must reset for its errors, are bounded per connection.
+            .max_pending_accept_reset_streams(limits.h2_max_resets_per_second as usize)
+            .max_local_error_reset_streams(limits.h2_max_resets_per_second as usize)
+            .max_header_list_size(u32::try_from(cap).unwrap_or(u32::MAX))
+            .keep_alive_interval(limits.idle_timeout)
+            .keep_alive_timeout(Duration::from_secs(20));
+        watcher.watch(builder.serve_connection(io, service)).await
+    } else {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(cap)
+            .max_buf_size(cap.max(400 * 1024))
+            .keep_alive(true);
+        watcher.watch(builder.serve_connection(io, service)).await
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}

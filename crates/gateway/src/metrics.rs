@@ -1,0 +1,148 @@
+//! What the gateway counts, rendered in the Prometheus text format on the admin listener.
+//!
+//! Each gateway owns its recorder (not the process-global one), so two gateways in one
+//! process (tests) keep separate counts.
+
+use std::time::Duration;
+
+use metrics::{Recorder, counter, gauge, histogram, with_local_recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// Latency buckets in seconds: fine below a millisecond (the gateway's own cost), coarse up
+/// to the upstream response timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// The gateway's metrics.
+pub struct GatewayMetrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl GatewayMetrics {
+    /// A fresh set of metrics.
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        // The matcher and buckets are constants; the builder only refuses an empty list.
+        let builder = match builder
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+        {
+            Ok(with_buckets) => with_buckets,
+            Err(_) => PrometheusBuilder::new(),
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let metrics = GatewayMetrics { recorder, handle };
+        metrics.record(|| {
+            metrics::describe_counter!(
+                "wardgate_requests_total",
+                "Exchanges by department, status and decision"
+            );
+            metrics::describe_histogram!(
+                "wardgate_request_duration_seconds",
+                "Time from request head to last response byte"
+            );
+            metrics::describe_gauge!(
+                "wardgate_open_connections",
+                "Client connections open on the public listener"
+            );
+            metrics::describe_counter!(
+                "wardgate_refused_total",
+                "Exchanges the gateway answered itself, by stable code"
+            );
+            metrics::describe_counter!(
+                "wardgate_rate_limited_total",
+                "Requests refused by a rate limit, by department"
+            );
+            metrics::describe_counter!(
+                "wardgate_connections_refused_total",
+                "Connections closed at accept, by reason"
+            );
+            metrics::describe_gauge!(
+                "wardgate_policy_version",
+                "Version of the policy in force (1 at start, +1 per reload)"
+            );
+            metrics::describe_counter!(
+                "wardgate_policy_reload_failures_total",
+                "Policy reloads refused because the new policy was invalid"
+            );
+            gauge!("wardgate_open_connections").set(0.0);
+            counter!("wardgate_policy_reload_failures_total").absolute(0);
+        });
+        metrics
+    }
+
+    fn record<T>(&self, f: impl FnOnce() -> T) -> T {
+        with_local_recorder(&self.recorder as &dyn Recorder, f)
+    }
+
+    /// Count one finished exchange.
+    pub fn exchange(
+        &self,
+        department: &str,
+        status: u16,
+        refusal_code: Option<&'static str>,
+        duration: Duration,
+    ) {
+        let decision = if refusal_code.is_some() {
+            "refused"
+        } else {
+            "forwarded"
+        };
+        self.record(|| {
+            counter!(
+                "wardgate_requests_total",
+                "department" => department.to_owned(),
+                "status" => status.to_string(),
+                "decision" => decision
+            )
+            .increment(1);
+            histogram!("wardgate_request_duration_seconds", "department" => department.to_owned())
+                .record(duration.as_secs_f64());
+            if let Some(code) = refusal_code {
+                counter!("wardgate_refused_total", "code" => code).increment(1);
+                if code == "wardgate.rate-limited" {
+                    counter!("wardgate_rate_limited_total", "department" => department.to_owned())
+                        .increment(1);
+                }
+            }
+        });
+    }
+
+    /// A client connection was accepted (+1) or closed (-1).
+    pub fn connections(&self, delta: f64) {
+        self.record(|| gauge!("wardgate_open_connections").increment(delta));
+    }
+
+    /// A connection was closed at accept (`per-address-limit`, `tls-handshake`).
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.record(|| {
+            counter!("wardgate_connections_refused_total", "reason" => reason).increment(1)
+        });
+    }
+
+    /// A policy version was put in force.
+    pub fn policy_applied(&self, version: u64) {
+        self.record(|| gauge!("wardgate_policy_version").set(version as f64));
+    }
+
+    /// A reload was refused.
+    pub fn reload_failed(&self) {
+        self.record(|| counter!("wardgate_policy_reload_failures_total").increment(1));
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,221 @@
+//! Starting, reloading and stopping the gateway.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wardgate_guard::RateLimitStore;
+use wardgate_policy::{Diagnostic, PolicyHandle, ReloadEvent, ReloadOutcome};
+
+use crate::department::DepartmentService;
+use crate::metrics::GatewayMetrics;
+use crate::record::ExchangeLog;
+use crate::upstream::Upstreams;
+
+/// What every connection and exchange shares.
+pub(crate) struct Shared {
+    pub policy: PolicyHandle,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub departments: Option<Arc<dyn DepartmentService>>,
+    pub upstreams: Upstreams,
+    pub log: ExchangeLog,
+    pub metrics: Arc<GatewayMetrics>,
+    pub draining: AtomicBool,
+}
+
+/// Everything the gateway needs to start. The caller binds the listeners (so tests can bind
+/// port 0 and the binary can report a busy port with its own words).
+pub struct GatewayOptions {
+    /// The policy in force, reloadable.
+    pub policy: PolicyHandle,
+    /// TLS of the public listener.
+    pub tls: Arc<ServerConfig>,
+    /// The public listener.
+    pub public: TcpListener,
+    /// The admin listener.
+    pub admin: TcpListener,
+    /// Where rate-limit state lives.
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    /// The built-in department services, if running.
+    pub departments: Option<Arc<dyn DepartmentService>>,
+    /// Where exchange records go.
+    pub exchange_log: ExchangeLog,
+    /// How long in-flight exchanges may take to finish at shutdown.
+    pub drain_timeout: Duration,
+}
+
+/// The gateway.
+pub struct Gateway;
+
+impl Gateway {
+    /// Start serving (within a Tokio runtime).
+    pub fn start(options: GatewayOptions) -> Result<RunningGateway, crate::GatewayError> {
+        let public_addr = options.public.local_addr()?;
+        let admin_addr = options.admin.local_addr()?;
+        let active = options.policy.current();
+        let metrics = Arc::new(GatewayMetrics::new());
+        metrics.policy_applied(active.version);
+        let shared = Arc::new(Shared {
+            upstreams: Upstreams::new(&active.policy.upstream),
+            policy: options.policy,
+            rate_limits: options.rate_limits,
+            departments: options.departments,
+            log: options.exchange_log,
+            metrics,
+            draining: AtomicBool::new(false),
+        });
+        let shutdown = CancellationToken::new();
+        let tls = Arc::new(ArcSwap::new(options.tls));
+        let public = tokio::spawn(crate::listener::serve_public(
+            Arc::clone(&shared),
+            options.public,
+            Arc::clone(&tls),
+            shutdown.clone(),
+            options.drain_timeout,
+        ));
+        let admin = tokio::spawn(crate::admin::serve_admin(
+            Arc::clone(&shared),
+            options.admin,
+            shutdown.clone(),
+        ));
+        let flusher_log = shared.log.clone();
+        let flusher_stop = shutdown.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    () = flusher_stop.cancelled() => break,
+                    _ = tick.tick() => flusher_log.flush(),
+                }
+            }
+        });
+        Ok(RunningGateway {
+            public_addr,
+            admin_addr,
+            shared,
+            tls,
+            shutdown,
+            tasks: vec![public, admin, flusher],
+        })
+    }
+}
+
+/// A gateway that is serving.
+pub struct RunningGateway {
+    public_addr: std::net::SocketAddr,
+    admin_addr: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    tls: Arc<ArcSwap<ServerConfig>>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    /// Where the public listener is bound.
+    pub fn public_addr(&self) -> std::net::SocketAddr {
+        self.public_addr
+    }
+
+    /// Where the admin listener is bound.
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        self.admin_addr
+    }
+
+    /// The policy handle the gateway reads.
+    pub fn policy(&self) -> &PolicyHandle {
+        &self.shared.policy
+    }
+
+    /// Re-read the policy file; a policy that fails validation is refused, logged with its
+    /// reasons and counted, and the policy in force stays.
+    pub fn reload(&self, path: &Path) -> Result<ReloadOutcome, Vec<Diagnostic>> {
+        let outcome = self.shared.policy.reload_from(path);
+        match &outcome {
+            Ok(ReloadOutcome::Swapped {
+                version,
+                fingerprint,
+                warnings,
+            }) => {
+                self.applied(*version, &fingerprint.short(), warnings);
+            }
+            Ok(ReloadOutcome::Unchanged { version }) => tracing::info!(version, "policy unchanged"),
+            Err(diagnostics) => self.refused(diagnostics),
+        }
+        outcome
+    }
+
+    /// A callback for the policy crate's file watcher that logs and counts each event.
+    pub fn reload_listener(&self) -> impl FnMut(ReloadEvent) + Send + 'static {
+        let shared = Arc::clone(&self.shared);
+        move |event| match event {
+            ReloadEvent::Swapped {
+                version,
+                fingerprint,
+                warnings,
+            } => {
+                applied(&shared, version, &fingerprint.short(), &warnings);
+            }
+            ReloadEvent::Refused { diagnostics } => refused(&shared, &diagnostics),
+        }
+    }
+
+    fn applied(&self, version: u64, fingerprint: &str, warnings: &[Diagnostic]) {
+        applied(&self.shared, version, fingerprint, warnings);
+    }
+
+    fn refused(&self, diagnostics: &[Diagnostic]) {
+        refused(&self.shared, diagnostics);
+    }
+
+    /// Present a new server certificate to new connections (certificate rotation).
+    pub fn set_tls(&self, config: Arc<ServerConfig>) {
+        self.tls.store(config);
+    }
+
+    /// The Prometheus text of the gateway's metrics (as `/metrics` serves it).
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render()
+    }
+
+    /// Stop accepting, let in-flight exchanges finish (up to the drain timeout), flush the
+    /// exchange log, and return.
+    pub async fn shutdown(self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.shared.log.flush();
+    }
+}
+
+fn applied(shared: &Shared, version: u64, fingerprint: &str, warnings: &[Diagnostic]) {
+    shared.metrics.policy_applied(version);
+    tracing::info!(
+        version,
+        fingerprint,
+        warnings = warnings.len(),
+        "policy reloaded"
+    );
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+fn refused(shared: &Shared, diagnostics: &[Diagnostic]) {
+    shared.metrics.reload_failed();
+    tracing::error!(
+        errors = diagnostics.len(),
+        version_in_force = shared.policy.version(),
+        "new policy refused; the policy in force stays"
+    );
+    for diagnostic in diagnostics {
+        tracing::error!("{diagnostic}");
+    }
+}

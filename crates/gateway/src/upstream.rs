@@ -1,0 +1,285 @@
+//! Forwarding to an existing HTTP service: pooled connections, timeouts, and the header
+//! rewriting a reverse proxy owes both sides.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use wardgate_policy::UpstreamSettings;
+
+use crate::body::GuardedBody;
+
+/// Why forwarding failed.
+#[derive(Debug)]
+pub enum ForwardError {
+    /// No response head within the response timeout.
+    Timeout(Duration),
+    /// The upstream could not be reached or broke the exchange (detail for the record).
+    Unavailable(String),
+    /// The request body was cut off by a limit or the client.
+    Body,
+}
+
+type HttpClient = Client<HttpConnector, GuardedBody>;
+
+/// The pooled client towards every upstream, rebuilt when the policy changes its settings.
+pub struct Upstreams {
+    current: ArcSwap<(UpstreamSettings, HttpClient)>,
+}
+
+fn build_client(settings: &UpstreamSettings) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(settings.connect_timeout));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(settings.pool_idle_per_host as usize)
+        .build(connector)
+}
+
+impl Upstreams {
+    /// A pool with the policy's settings.
+    pub fn new(settings: &UpstreamSettings) -> Self {
+        Upstreams {
+            current: ArcSwap::from_pointee((*settings, build_client(settings))),
+        }
+    }
+
+    fn client(&self, settings: &UpstreamSettings) -> HttpClient {
+        let current = self.current.load();
+        if current.0 == *settings {
+            return current.1.clone();
+        }
+        let client = build_client(settings);
+        self.current.store(Arc::new((*settings, client.clone())));
+        client
+    }
+
+    /// Send `request` (path relative to the department) to the upstream at `base`.
+    pub async fn forward(
+        &self,
+        settings: &UpstreamSettings,
+        base: &Uri,
+        mut request: Request<GuardedBody>,
+        forwarding: &Forwarding<'_>,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        if base.scheme() != Some(&http::uri::Scheme::HTTP) {
+            return Err(ForwardError::Unavailable(format!(
+                "upstream scheme of {base} is not supported yet (only http)"
+            )));
+        }
+        *request.uri_mut() = upstream_uri(base, request.uri())?;
+        *request.version_mut() = Version::HTTP_11;
+        rewrite_request_headers(request.headers_mut(), forwarding);
+        let client = self.client(settings);
+        let response =
+            match tokio::time::timeout(settings.response_timeout, client.request(request)).await {
+                Err(_) => return Err(ForwardError::Timeout(settings.response_timeout)),
+                Ok(Err(error)) if error.is_connect() => {
+                    return Err(ForwardError::Unavailable(format!(
+                        "cannot connect to {}",
+                        authority_of(base)
+                    )));
+                }
+                Ok(Err(error)) => {
+                    let body_failed = std::error::Error::source(&error).is_some_and(|source| {
+                        source.downcast_ref::<crate::body::BodyError>().is_some()
+                    });
+                    if body_failed {
+                        return Err(ForwardError::Body);
+                    }
+                    return Err(ForwardError::Unavailable(format!(
+                        "exchange with {} failed",
+                        authority_of(base)
+                    )));
+                }
+                Ok(Ok(response)) => response,
+            };
+        let mut response = response;
+        strip_hop_by_hop(response.headers_mut());
+        response.headers_mut().remove(header::SERVER);
+        Ok(response)
+    }
+}
+
+fn authority_of(uri: &Uri) -> String {
+    uri.authority().map_or_else(String::new, |a| a.to_string())
+}
+
+/// The upstream URI: the upstream's base path followed by the request's path below its
+/// department, and the query unchanged (`/emergency/fhir/Patient?x=1` with upstream
+/// `http://h:8080/base` becomes `http://h:8080/base/fhir/Patient?x=1`).
+fn upstream_uri(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
+    let base_path = base.path().trim_end_matches('/');
+    let mut path_and_query = String::with_capacity(base_path.len() + relative.path().len() + 32);
+    path_and_query.push_str(base_path);
+    path_and_query.push_str(relative.path());
+    if let Some(query) = relative.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = base.scheme().cloned();
+    parts.authority = base.authority().cloned();
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|_| ForwardError::Unavailable("cannot form the upstream URI".into()))?,
+    );
+    Uri::from_parts(parts)
+        .map_err(|_| ForwardError::Unavailable("cannot form the upstream URI".into()))
+}
+
+/// What the upstream is told about the client.
+pub struct Forwarding<'a> {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The host the client asked for (Host or :authority), if it is safe to repeat.
+    pub host: Option<&'a str>,
+    /// The exchange's request id.
+    pub request_id: &'a str,
+}
+
+/// Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers, including those the Connection header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    // The client's framing is not the upstream's: hyper frames the forwarded body itself.
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Rewrite a request's headers for the upstream. The gateway is the edge: whatever a client
+/// claims in `Forwarded` or `X-Forwarded-*` is replaced, never passed on, so an upstream can
+/// trust these headers to come from wardgate.
+fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
+    strip_hop_by_hop(headers);
+    // hyper sets Host from the upstream URI, so virtual hosts on the upstream side work.
+    headers.remove(header::HOST);
+    headers.remove(header::FORWARDED);
+    headers.remove(&X_FORWARDED_FOR);
+    headers.remove(&X_FORWARDED_HOST);
+    let ip = forwarding.peer.ip().to_string();
+    let mut forwarded = format!("for=\"{}\";proto=https", forwarding.peer);
+    if let Some(host) = forwarding.host {
+        forwarded.push_str(";host=\"");
+        forwarded.push_str(host);
+        forwarded.push('"');
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert(X_FORWARDED_HOST.clone(), value);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&ip) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("https"));
+    if let Ok(value) = HeaderValue::from_str(forwarding.request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+}
+
+/// A host name is repeated to the upstream only if it is plainly a host (and optional port),
+/// so it cannot break out of the quoted `Forwarded` value.
+pub fn safe_host(host: &str) -> Option<&str> {
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_uri_keeps_the_base_path_and_the_query() {
+        let base: Uri = "http://127.0.0.1:8080/base/".parse().unwrap();
+        let relative: Uri = "/fhir/Patient?name=x".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&base, &relative).unwrap(),
+            "http://127.0.0.1:8080/base/fhir/Patient?name=x"
+        );
+        let root: Uri = "http://127.0.0.1:8080".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&root, &"/fhir/metadata".parse().unwrap()).unwrap(),
+            "http://127.0.0.1:8080/fhir/metadata"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.insert("accept", HeaderValue::from_static("application/fhir+json"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("accept"));
+    }
+
+    #[test]
+    fn client_forwarding_claims_are_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("10.9.9.9"));
+        headers.insert("forwarded", HeaderValue::from_static("for=10.9.9.9"));
+        let forwarding = Forwarding {
+            peer: "127.0.0.1:5555".parse().unwrap(),
+            host: Some("gw.example:8443"),
+            request_id: "r1",
+        };
+        rewrite_request_headers(&mut headers, &forwarding);
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(
+            headers["forwarded"],
+            "for=\"127.0.0.1:5555\";proto=https;host=\"gw.example:8443\""
+        );
+        assert_eq!(headers["x-request-id"], "r1");
+        assert_eq!(safe_host("evil\";for=1"), None);
+    }
+}

@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version and the build's feature set.
     Version,
+    /// Validate the policy file: every error with its line, column and what to write instead.
+    Check(cmd::check::CheckArgs),
     /// Show and rotate the encryption keys of the built-in departments.
     Keys(cmd::keys::KeysArgs),
     /// Run the inspection engine offline: scan corpora, explain a verdict.
@@ -31,6 +33,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Check(args) => cmd::check::run(args),
         Command::Keys(args) => cmd::keys::run(args),
         Command::Waf(args) => cmd::waf::run(args),
     }

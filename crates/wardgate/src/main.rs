@@ -27,6 +27,10 @@ enum Command {
     Keys(cmd::keys::KeysArgs),
     /// Run the inspection engine offline: scan corpora, explain a verdict.
     Waf(cmd::waf::WafArgs),
+    /// Manage staff accounts: add, list, disable, roles, MFA reset, unlock, training.
+    User(cmd::user::UserArgs),
+    /// Manage system accounts (mTLS or private_key_jwt).
+    Service(cmd::service::ServiceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +40,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => cmd::check::run(args),
         Command::Keys(args) => cmd::keys::run(args),
         Command::Waf(args) => cmd::waf::run(args),
+        Command::User(args) => cmd::user::run(args),
+        Command::Service(args) => cmd::service::run(args),
     }
 }

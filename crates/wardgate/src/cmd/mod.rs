@@ -2,5 +2,7 @@
 
 pub mod check;
 pub mod keys;
+pub mod service;
+pub mod user;
 pub mod version;
 pub mod waf;

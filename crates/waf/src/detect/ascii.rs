@@ -1,8 +1,6 @@
 //! ASCII scanning primitives shared by the detectors: case-insensitive search, word
 //! boundaries, bounded entity decoding. Every function is linear in its input.
 
-use memchr::memmem;
-
 /// Whether `haystack[at..]` starts with `needle`, ignoring ASCII case (`needle` lower-case).
 pub(crate) fn starts_with_ci(haystack: &[u8], at: usize, needle: &[u8]) -> bool {
     haystack
@@ -32,36 +30,9 @@ pub(crate) fn find_ci_from(haystack: &[u8], needle: &[u8], from: usize) -> Optio
     None
 }
 
-/// Whether `needle` (exact bytes) occurs in `haystack`.
-pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    memmem::find(haystack, needle).is_some()
-}
-
 /// Whether `b` may continue an identifier in the C-like languages the detectors read.
 pub(crate) fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
-}
-
-/// Whether the byte before `at` is not part of a word (start of input counts as a boundary).
-pub(crate) fn boundary_before(bytes: &[u8], at: usize) -> bool {
-    at == 0 || bytes.get(at - 1).is_none_or(|&b| !is_ident_byte(b))
-}
-
-/// Whether the byte at `at` is not part of a word (end of input counts as a boundary).
-pub(crate) fn boundary_at(bytes: &[u8], at: usize) -> bool {
-    bytes.get(at).is_none_or(|&b| !is_ident_byte(b))
-}
-
-/// Positions of `needle` (lower-case ASCII) as a whole word, ignoring case.
-pub(crate) fn find_word_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(pos) = find_ci_from(haystack, needle, from) {
-        if boundary_before(haystack, pos) && boundary_at(haystack, pos + needle.len()) {
-            return Some(pos);
-        }
-        from = pos + 1;
-    }
-    None
 }
 
 /// Index of the first byte at or after `at` that is not ASCII whitespace.
@@ -212,10 +183,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn case_insensitive_search_finds_words_only_at_boundaries() {
+    fn case_insensitive_search() {
         assert_eq!(find_ci(b"xx JavaScript:", b"javascript:"), Some(3));
-        assert_eq!(find_word_ci(b"selected select", b"select"), Some(9));
-        assert_eq!(find_word_ci(b"unselect", b"select"), None);
     }
 
     #[test]

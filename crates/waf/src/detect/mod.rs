@@ -14,8 +14,19 @@
 use std::ops::Range;
 
 mod ascii;
+mod crlf;
+mod ldap;
+mod lfi;
+mod log4shell;
+mod nosql;
+mod scanner;
+mod shell;
 mod sqli;
+mod ssrf;
+mod template;
+mod xpath;
 mod xss;
+mod xxe;
 
 /// Where an input value sits in the request; selects the grammar contexts that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,11 +163,154 @@ pub struct Finding {
 }
 
 /// Judge one input value with every detector that applies to its kind; push what is found.
+///
+/// Dispatch by kind:
+/// - [`InputKind::FhirNarrative`]: the FHIR narrative rules only;
+/// - [`InputKind::ClinicalText`]: markup that executes, Log4Shell lookups and server-side
+///   include directives; never SQL words, apostrophes, shell words or paths;
+/// - [`InputKind::XmlDocument`]: XML external entities;
+/// - [`InputKind::HeaderValue`]: by header name (see [`header_set`]);
+/// - every other kind: the full set.
 pub fn detect(input: &Input<'_>, findings: &mut Vec<Finding>) {
-    sqli::detect(input.value, findings);
-    match input.kind {
-        InputKind::FhirNarrative => xss::narrative(input.value, findings),
-        InputKind::ClinicalText => xss::detect(input.value, xss::Scope::Markup, findings),
-        _ => xss::detect(input.value, xss::Scope::Full, findings),
+    let value = input.value;
+    if value.is_empty() {
+        return;
     }
+    match input.kind {
+        InputKind::FhirNarrative => xss::narrative(value, findings),
+        InputKind::ClinicalText => {
+            xss::detect(value, xss::Scope::Markup, findings);
+            log4shell::detect(value, findings);
+            template::ssi_only(value, findings);
+        }
+        InputKind::XmlDocument => xxe::detect(value, true, findings),
+        InputKind::HeaderValue => match header_set(input.name.unwrap_or("")) {
+            HeaderSet::UserAgent => {
+                scanner::user_agent(value, findings);
+                scanner::callback_domain(value, findings);
+                log4shell::detect(value, findings);
+                shell::detect(value, findings);
+                sqli::detect(value, findings);
+                xss::detect(value, xss::Scope::Full, findings);
+            }
+            HeaderSet::Structural => {
+                log4shell::detect(value, findings);
+                crlf::detect(value, crlf::Strictness::AnyHeader, findings);
+            }
+            HeaderSet::Logged => {
+                log4shell::detect(value, findings);
+                crlf::detect(value, crlf::Strictness::AnyHeader, findings);
+                sqli::detect(value, findings);
+                xss::detect(value, xss::Scope::Full, findings);
+                shell::detect(value, findings);
+            }
+            HeaderSet::Full => full(input, findings),
+        },
+        _ => full(input, findings),
+    }
+}
+
+/// Which detectors a header gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderSet {
+    /// `user-agent`: scanner names, lookups, command, SQL and script injection.
+    UserAgent,
+    /// Headers the HTTP layer parses (`accept`, `content-type`, `host`, `authorization`, ...):
+    /// lookups and line breaks only.
+    Structural,
+    /// Headers applications log or echo (`referer`, `x-forwarded-for`, `origin`, ...).
+    Logged,
+    /// Custom headers (`x-*` and unknown ones): the full set, since attacks hide there.
+    Full,
+}
+
+/// The detector set of a header (name lower-cased).
+pub fn header_set(name: &str) -> HeaderSet {
+    match name {
+        "user-agent" => HeaderSet::UserAgent,
+        "accept"
+        | "accept-encoding"
+        | "accept-language"
+        | "accept-charset"
+        | "content-type"
+        | "content-length"
+        | "content-encoding"
+        | "transfer-encoding"
+        | "host"
+        | "connection"
+        | "cache-control"
+        | "pragma"
+        | "te"
+        | "upgrade"
+        | "authorization"
+        | "proxy-authorization"
+        | "if-match"
+        | "if-none-match"
+        | "if-modified-since"
+        | "if-unmodified-since"
+        | "if-range"
+        | "range"
+        | "expect"
+        | "max-forwards"
+        | "dnt"
+        | "upgrade-insecure-requests"
+        | "priority"
+        | "keep-alive"
+        | "cookie"
+        | "content-md5"
+        | "date"
+        | "prefer" => HeaderSet::Structural,
+        "referer" | "origin" | "x-forwarded-for" | "x-forwarded-host" | "x-real-ip"
+        | "forwarded" | "via" | "true-client-ip" | "x-client-ip" | "x-requested-with"
+        | "x-request-id" | "x-correlation-id" => HeaderSet::Logged,
+        n if n.starts_with("sec-") => HeaderSet::Structural,
+        _ => HeaderSet::Full,
+    }
+}
+
+/// Every detector that applies to a request value.
+fn full(input: &Input<'_>, findings: &mut Vec<Finding>) {
+    let value = input.value;
+    let kind = input.kind;
+    match kind {
+        InputKind::JsonKey => nosql::key(value, findings),
+        InputKind::QueryName | InputKind::FormName | InputKind::CookieName => {
+            nosql::name(value, findings)
+        }
+        _ => {}
+    }
+    sqli::detect(value, findings);
+    xss::detect(value, xss::Scope::Full, findings);
+    let shape = match kind {
+        InputKind::Path | InputKind::PathSegment => lfi::Shape::RequestPath,
+        _ => lfi::Shape::Value,
+    };
+    lfi::detect(value, shape, input.paranoia, findings);
+    shell::detect(value, findings);
+    template::detect(value, findings);
+    log4shell::detect(value, findings);
+    nosql::value(value, findings);
+    ldap::detect(value, findings);
+    xpath::detect(value, findings);
+    scanner::callback_domain(value, findings);
+    if memchr::memmem::find(value.as_bytes(), b"<!").is_some() {
+        xxe::detect(value, false, findings);
+    }
+    let reach = match kind {
+        InputKind::JsonString | InputKind::XmlText | InputKind::RawBody => ssrf::Reach::Content,
+        _ => ssrf::Reach::Parameter,
+    };
+    ssrf::detect(value, reach, input.paranoia, findings);
+    let strictness = match kind {
+        InputKind::QueryValue
+        | InputKind::QueryName
+        | InputKind::Path
+        | InputKind::PathSegment
+        | InputKind::HeaderValue
+        | InputKind::CookieName
+        | InputKind::CookieValue
+        | InputKind::FileName => crlf::Strictness::AnyHeader,
+        _ => crlf::Strictness::KnownHeaders,
+    };
+    crlf::detect(value, strictness, findings);
 }

@@ -84,14 +84,13 @@ fn anywhere(toks: &[Token], src: &[u8]) -> Option<Finding> {
             Kind::Var { system: true } if tok.end - tok.start > 2 => {
                 return finding("sqli.system-variable", 5, tok.start, tok.end);
             }
-            Kind::Versioned => {
-                // `/*!` followed by SQL code (not by the end or another comment).
+            // `/*!` followed by SQL code (not by the end or another comment).
+            Kind::Versioned
                 if toks
                     .get(i + 1)
-                    .is_some_and(|t| matches!(t.kind, Kind::Word | Kind::Num))
-                {
-                    return finding("sqli.versioned-comment", 5, tok.start, tok.end);
-                }
+                    .is_some_and(|t| matches!(t.kind, Kind::Word | Kind::Num)) =>
+            {
+                return finding("sqli.versioned-comment", 5, tok.start, tok.end);
             }
             Kind::Word => {
                 let kw = keyword(text(tok));

@@ -170,7 +170,9 @@ fn read_tag(text: &[u8], lt: usize) -> Option<Tag> {
 mod tests {
     use super::*;
 
-    fn names(text: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+    type Parsed = Vec<(String, Vec<(String, Option<String>)>)>;
+
+    fn names(text: &str) -> Parsed {
         let b = text.as_bytes();
         tags(b)
             .into_iter()

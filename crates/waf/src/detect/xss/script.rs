@@ -321,10 +321,35 @@ fn data_kind(rest: &[u8]) -> Scheme {
 /// Whether what follows a `javascript:` scheme is code rather than prose
 /// ("JavaScript: Basics of JavaScript Language").
 pub(crate) fn code_follows(text: &[u8], after: usize) -> bool {
-    match text.get(after) {
+    let rest = text.get(after..).unwrap_or(b"");
+    if sinks(rest).is_some() {
+        return true;
+    }
+    // Spaces, written or percent-encoded, before the code.
+    let mut at = 0;
+    loop {
+        match rest.get(at..) {
+            Some([b' ' | b'\t', ..]) => at += 1,
+            Some([b'%', b'2', b'0', ..] | [b'%', b'0', b'9', ..]) => at += 3,
+            _ => break,
+        }
+    }
+    let code = rest.get(at..).unwrap_or(b"");
+    let ident = code
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'.'))
+        .count();
+    match code.first() {
         None => false,
-        Some(b) if b.is_ascii_whitespace() => sinks(text.get(after..).unwrap_or(b"")).is_some(),
-        Some(_) => true,
+        // `javascript:void(0)`, `javascript:x.y=1`, `javascript:f\`1\``
+        Some(b) if b.is_ascii_alphabetic() || *b == b'_' || *b == b'$' => {
+            matches!(
+                code.get(ident),
+                Some(b'(' | b'`' | b'=' | b'[' | b';') | None
+            )
+        }
+        // `javascript://%0a..`, `javascript:%61lert`, `javascript:'..'`, `javascript:(..)`
+        Some(_) => at == 0,
     }
 }
 

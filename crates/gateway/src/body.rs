@@ -3,13 +3,14 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 /// Why a request body was cut off.
@@ -36,12 +37,31 @@ const TIMED_OUT: u8 = 2;
 pub struct BodyProgress {
     received: AtomicU64,
     failure: AtomicU8,
+    ended: AtomicBool,
+    ended_notify: Notify,
 }
 
 impl BodyProgress {
     /// Bytes received from the client so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// Wait until the body has been read to its end or cut off (a response timeout starts
+    /// then: an upload of 2 GiB is not a slow upstream).
+    pub async fn ended(&self) {
+        loop {
+            let notified = self.ended_notify.notified();
+            if self.ended.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.ended_notify.notify_waiters();
     }
 
     /// Why the body was cut off, if a limit did it.
@@ -67,6 +87,9 @@ impl GuardedBody {
     /// Guard `inner` with a size `limit` and a whole-body read `timeout` counted from now.
     pub fn new(inner: Incoming, limit: u64, timeout: Duration) -> (Self, Arc<BodyProgress>) {
         let progress = Arc::new(BodyProgress::default());
+        if inner.is_end_stream() {
+            progress.end();
+        }
         // A body that is already complete (GET) needs no timer.
         let deadline = (!inner.is_end_stream())
             .then(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
@@ -86,6 +109,7 @@ impl GuardedBody {
             BodyError::Client => NO_FAILURE,
         };
         self.progress.failure.store(code, Ordering::Relaxed);
+        self.progress.end();
         Poll::Ready(Some(Err(error)))
     }
 }
@@ -111,10 +135,17 @@ impl Body for GuardedBody {
                         return this.fail(BodyError::TooLarge);
                     }
                 }
+                // A body of known length may never be polled past its last frame.
+                if this.inner.is_end_stream() {
+                    this.progress.end();
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(_))) => this.fail(BodyError::Client),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.progress.end();
+                Poll::Ready(None)
+            }
             Poll::Pending => match this.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
                 Some(Poll::Ready(())) => this.fail(BodyError::Timeout),
                 _ => Poll::Pending,

@@ -352,7 +352,7 @@ async fn forward(
             let request = Request::from_parts(parts, body);
             match shared
                 .upstreams
-                .forward(&policy.upstream, base, request, &forwarding)
+                .forward(&policy.upstream, base, request, &forwarding, &progress)
                 .await
             {
                 Ok(response) => Ok(response.map(ResponseBody::Upstream)),

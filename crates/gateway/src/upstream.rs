@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use wardgate_policy::UpstreamSettings;
 
-use crate::body::GuardedBody;
+use crate::body::{BodyProgress, GuardedBody};
 
 /// Why forwarding failed.
 #[derive(Debug)]
@@ -71,6 +71,7 @@ impl Upstreams {
         base: &Uri,
         mut request: Request<GuardedBody>,
         forwarding: &Forwarding<'_>,
+        body: &BodyProgress,
     ) -> Result<Response<Incoming>, ForwardError> {
         if base.scheme() != Some(&http::uri::Scheme::HTTP) {
             return Err(ForwardError::Unavailable(format!(
@@ -81,29 +82,39 @@ impl Upstreams {
         *request.version_mut() = Version::HTTP_11;
         rewrite_request_headers(request.headers_mut(), forwarding);
         let client = self.client(settings);
-        let response =
-            match tokio::time::timeout(settings.response_timeout, client.request(request)).await {
-                Err(_) => return Err(ForwardError::Timeout(settings.response_timeout)),
-                Ok(Err(error)) if error.is_connect() => {
-                    return Err(ForwardError::Unavailable(format!(
-                        "cannot connect to {}",
-                        authority_of(base)
-                    )));
+        // The response timeout runs from the end of the request body, not from its start:
+        // a 2 GiB upload is not a slow upstream.
+        let timeout = settings.response_timeout;
+        let deadline = async {
+            body.ended().await;
+            tokio::time::sleep(timeout).await;
+        };
+        let answer = tokio::select! {
+            answer = client.request(request) => Some(answer),
+            () = deadline => None,
+        };
+        let response = match answer {
+            None => return Err(ForwardError::Timeout(timeout)),
+            Some(Err(error)) if error.is_connect() => {
+                let authority = authority_of(base);
+                return Err(ForwardError::Unavailable(format!(
+                    "cannot connect to {authority}"
+                )));
+            }
+            Some(Err(error)) => {
+                let body_failed = std::error::Error::source(&error).is_some_and(|source| {
+                    source.downcast_ref::<crate::body::BodyError>().is_some()
+                });
+                if body_failed {
+                    return Err(ForwardError::Body);
                 }
-                Ok(Err(error)) => {
-                    let body_failed = std::error::Error::source(&error).is_some_and(|source| {
-                        source.downcast_ref::<crate::body::BodyError>().is_some()
-                    });
-                    if body_failed {
-                        return Err(ForwardError::Body);
-                    }
-                    return Err(ForwardError::Unavailable(format!(
-                        "exchange with {} failed",
-                        authority_of(base)
-                    )));
-                }
-                Ok(Ok(response)) => response,
-            };
+                let authority = authority_of(base);
+                return Err(ForwardError::Unavailable(format!(
+                    "exchange with {authority} failed"
+                )));
+            }
+            Some(Ok(response)) => response,
+        };
         let mut response = response;
         strip_hop_by_hop(response.headers_mut());
         response.headers_mut().remove(header::SERVER);

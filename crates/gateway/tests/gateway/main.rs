@@ -1,0 +1,9 @@
+//! The gateway on real sockets with real TLS: proxying, limits, admission, mTLS, the record,
+//! metrics, reload and shutdown.
+
+mod access;
+mod lifecycle;
+mod limits;
+mod proxy;
+mod support;
+mod wire;

@@ -1,0 +1,500 @@
+//! What the gateway tests share: a test CA, upstream servers, a gateway on free ports, and
+//! clients that speak TLS (with or without a device certificate) to it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use wardgate_gateway::{
+    DepartmentResponse, DepartmentService, ExchangeLog, Gateway, GatewayOptions, RunningGateway,
+    TlsMaterial,
+};
+use wardgate_guard::{MemoryRateLimitStore, RateLimitStore};
+use wardgate_policy::{AuditSink, PolicyHandle, TlsVersion};
+
+/// A hospital CA for one test, with the gateway's server certificate.
+pub struct TestPki {
+    pub ca_der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+    pub server_chain: Vec<CertificateDer<'static>>,
+    pub server_key: PrivateKeyDer<'static>,
+}
+
+impl TestPki {
+    pub fn new() -> Self {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Test Hospital CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let server = server_params.signed_by(&server_key, &issuer).unwrap();
+        TestPki {
+            ca_der: ca.der().clone(),
+            issuer,
+            server_chain: vec![server.der().clone()],
+            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        }
+    }
+
+    /// A device certificate for `name` in `zone` (the zone is the subject's OU).
+    pub fn device(
+        &self,
+        name: &str,
+        zone: &str,
+    ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, zone);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+
+    pub fn material(&self) -> TlsMaterial {
+        TlsMaterial {
+            certificate_chain: self.server_chain.clone(),
+            private_key: self.server_key.clone_key(),
+            client_cas: vec![self.ca_der.clone()],
+        }
+    }
+}
+
+/// A real HTTP upstream on 127.0.0.1:0. Paths (after the department prefix):
+/// `/wait/MS` answers after MS milliseconds; `/stream` answers in three chunks; anything else
+/// echoes what it received as JSON.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        upstream_answer(request)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, requests }
+    }
+
+    pub fn seen(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+async fn upstream_answer(
+    request: Request<Incoming>,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
+    // The emergency department's upstream URL has a base path; the behaviours ignore it.
+    let path = request.uri().path();
+    let path = path.strip_prefix("/base").unwrap_or(path).to_owned();
+    if let Some(ms) = path
+        .strip_prefix("/wait/")
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        return Ok(Response::new(Full::new(Bytes::from("waited")).boxed()));
+    }
+    if path == "/stream" {
+        let chunks = futures_util::stream::iter(
+            ["first,", "second,", "third"]
+                .map(|c| Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(c)))),
+        );
+        return Ok(Response::new(
+            http_body_util::StreamBody::new(chunks).boxed(),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let echo = serde_json::json!({
+        "method": parts.method.as_str(),
+        "uri": parts.uri.to_string(),
+        "host": header("host"),
+        "forwarded": header("forwarded"),
+        "x_forwarded_for": header("x-forwarded-for"),
+        "x_request_id": header("x-request-id"),
+        "connection": header("connection"),
+        "x_hop": header("x-hop"),
+        "transfer_encoding": header("transfer-encoding"),
+        "body_len": body.len(),
+        "body": String::from_utf8_lossy(&body[..body.len().min(256)]),
+    });
+    let mut response = Response::new(Full::new(Bytes::from(echo.to_string())).boxed());
+    response
+        .headers_mut()
+        .insert("server", "upstream/1.2.3".parse().unwrap());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    response
+        .headers_mut()
+        .insert("keep-alive", "timeout=5".parse().unwrap());
+    Ok(response)
+}
+
+/// A department service built into the gateway (as the departments crate will be).
+pub struct EchoDepartment;
+
+impl DepartmentService for EchoDepartment {
+    fn handle<'a>(
+        &'a self,
+        department: &'a str,
+        request: Request<Bytes>,
+    ) -> DepartmentResponse<'a> {
+        Box::pin(async move {
+            let text = format!(
+                "{department} {} {} {}",
+                request.method(),
+                request.uri(),
+                request.body().len()
+            );
+            Response::new(Bytes::from(text))
+        })
+    }
+}
+
+/// The test policy: departments on `upstream`, short timeouts, the exchange log in `log`.
+/// `extra` goes inside `[limits]` (and may open further tables of its own).
+pub fn policy_text(upstream: SocketAddr, log: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+version = 1
+[listen]
+public = "127.0.0.1:0"
+admin = "127.0.0.1:9"
+[limits]
+max_header_bytes = "4 KiB"
+max_body_bytes = "64 KiB"
+header_read_timeout = "2s"
+body_read_timeout = "2s"
+{extra}
+[rate_limit]
+rate_per_second = 1000
+burst = 1000
+[upstream]
+connect_timeout = "1s"
+response_timeout = "1s"
+[zones.clinical]
+description = "Clinical workstations"
+require_mtls = false
+[zones.devices]
+description = "Infusion pumps"
+require_mtls = true
+[departments.emergency]
+prefix = "/emergency/"
+upstream = "http://{upstream}/base"
+zones = ["clinical", "devices"]
+[[departments.emergency.routes]]
+path = "/emergency/fhir/Binary"
+methods = ["POST"]
+limits = {{ max_body_bytes = "1 MiB" }}
+[departments.pumps]
+prefix = "/pumps/"
+upstream = "http://{upstream}"
+zones = ["devices"]
+require_mtls = true
+[departments.laboratory]
+prefix = "/laboratory/"
+upstream = "http://{upstream}"
+[departments.laboratory.rate_limit]
+rate_per_second = 1
+burst = 3
+[departments.radiology]
+prefix = "/radiology/"
+upstream = "builtin"
+[departments.pharmacy]
+prefix = "/pharmacy/"
+upstream = "http://127.0.0.1:1"
+[audit]
+log = "{log}"
+"#,
+        log = log.display()
+    )
+}
+
+/// A gateway for one test, on free ports, with its own temp dir and exchange log.
+pub struct TestGateway {
+    pub running: RunningGateway,
+    pub pki: TestPki,
+    pub dir: tempfile::TempDir,
+    pub policy_path: PathBuf,
+    pub log_path: PathBuf,
+    pub upstream: Upstream,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        Self::start_with("", Some(Arc::new(EchoDepartment))).await
+    }
+
+    pub async fn start_with(extra: &str, departments: Option<Arc<dyn DepartmentService>>) -> Self {
+        let upstream = Upstream::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("exchanges.jsonl");
+        let policy_path = dir.path().join("wardgate.toml");
+        std::fs::write(&policy_path, policy_text(upstream.addr, &log_path, extra)).unwrap();
+        let policy = match PolicyHandle::load(&policy_path) {
+            Ok(policy) => policy,
+            Err(diagnostics) => panic!("test policy invalid: {diagnostics:#?}"),
+        };
+        let pki = TestPki::new();
+        let tls = wardgate_gateway::server_config(pki.material(), TlsVersion::Tls12).unwrap();
+        let store: Arc<dyn RateLimitStore> = Arc::new(MemoryRateLimitStore::default());
+        let sink = policy.current().policy.audit.log.clone();
+        assert_eq!(sink, AuditSink::File(log_path.clone()));
+        let running = Gateway::start(GatewayOptions {
+            policy,
+            tls,
+            public: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            rate_limits: store,
+            departments,
+            exchange_log: ExchangeLog::open(&sink).unwrap(),
+            drain_timeout: Duration::from_secs(5),
+        })
+        .unwrap();
+        TestGateway {
+            running,
+            pki,
+            dir,
+            policy_path,
+            log_path,
+            upstream,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.running.public_addr()
+    }
+
+    /// A client without a device certificate, speaking `alpn`.
+    pub async fn client(&self, alpn: &[u8]) -> Client {
+        Client::connect(self.addr(), &self.pki, alpn, None).await
+    }
+
+    /// A TLS stream for writing raw HTTP/1.1 bytes.
+    pub async fn raw(&self) -> TlsStream<TcpStream> {
+        tls_connect(self.addr(), &self.pki, b"http/1.1", None)
+            .await
+            .unwrap()
+    }
+
+    /// Exchange records written so far (waits for the log flush).
+    pub async fn records(&self, at_least: usize) -> Vec<serde_json::Value> {
+        for _ in 0..50 {
+            let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            let records: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            if records.len() >= at_least {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "fewer than {at_least} exchange records in {}",
+            self.log_path.display()
+        );
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        let stream = TcpStream::connect(self.running.admin_addr()).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let request = Request::get(path)
+            .header("host", "admin")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+pub async fn tls_connect(
+    addr: SocketAddr,
+    pki: &TestPki,
+    alpn: &[u8],
+    device: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca_der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match device {
+        Some((cert, key)) => builder.with_client_auth_cert(vec![cert], key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+/// A body a test can stream chunk by chunk.
+pub type TestBody = BoxBody<Bytes, std::io::Error>;
+
+pub fn full(bytes: impl Into<Bytes>) -> TestBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// An HTTP client on one TLS connection to the gateway.
+pub enum Client {
+    H1(hyper::client::conn::http1::SendRequest<TestBody>),
+    H2(hyper::client::conn::http2::SendRequest<TestBody>),
+}
+
+/// What a test checks in an answer.
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub version: http::Version,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The stable wardgate code of an OperationOutcome answer.
+    pub fn outcome_code(&self) -> String {
+        let json = self.json();
+        assert_eq!(json["resourceType"], "OperationOutcome");
+        assert_eq!(self.headers["content-type"], "application/fhir+json");
+        json["issue"][0]["details"]["coding"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Client {
+    pub async fn connect(
+        addr: SocketAddr,
+        pki: &TestPki,
+        alpn: &[u8],
+        device: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+    ) -> Self {
+        let tls = tls_connect(addr, pki, alpn, device).await.unwrap();
+        let io = TokioIo::new(tls);
+        if alpn == b"h2" {
+            let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            Client::H2(sender)
+        } else {
+            let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            Client::H1(sender)
+        }
+    }
+
+    pub async fn send(&mut self, request: Request<TestBody>) -> Result<Answer, hyper::Error> {
+        let response = match self {
+            Client::H1(sender) => {
+                sender.ready().await?;
+                sender.send_request(request).await?
+            }
+            Client::H2(sender) => {
+                sender.ready().await?;
+                sender.send_request(request).await?
+            }
+        };
+        let status = response.status().as_u16();
+        let version = response.version();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(Answer {
+            status,
+            headers: parts.headers,
+            body,
+            version,
+        })
+    }
+
+    /// The URI form this client's protocol wants (HTTP/2 carries scheme and authority).
+    pub fn uri(&self, path: &str) -> String {
+        match self {
+            Client::H1(_) => path.to_owned(),
+            Client::H2(_) => format!("https://localhost{path}"),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let request = Request::get(self.uri(path))
+            .header("host", "localhost")
+            .body(full(Bytes::new()))
+            .unwrap();
+        self.send(request).await.unwrap()
+    }
+}

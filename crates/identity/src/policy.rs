@@ -166,9 +166,10 @@ fn department(zones: &[&str], resource_types: Option<&[&str]>) -> DepartmentAcce
 }
 
 impl AccessPolicy {
-    /// The default hospital policy: the policy sketch's departments and roles, completed for
-    /// the nine staff roles of issue 4. Until the policy crate provides the default file, this
-    /// is the reference the authorization matrix is tested against.
+    /// The default hospital policy, as the policy crate's default file defines it (a test
+    /// keeps the two equal), plus the two system roles (`lab_analyser`, `interface_engine`)
+    /// that file does not have yet. For tests, benchmarks and tools that run without a
+    /// policy file; the gateway uses [`AccessPolicy::from_policy`].
     pub fn hospital_default() -> AccessPolicy {
         let all = &DEFAULT_DEPARTMENTS;
         let departments = BTreeMap::from([
@@ -217,7 +218,31 @@ impl AccessPolicy {
                     ]),
                 ),
             ),
-            ("record".to_owned(), department(&["clinical"], None)),
+            (
+                "record".to_owned(),
+                department(
+                    &["clinical"],
+                    Some(&[
+                        "Patient",
+                        "Practitioner",
+                        "PractitionerRole",
+                        "Organization",
+                        "Encounter",
+                        "Condition",
+                        "Observation",
+                        "AllergyIntolerance",
+                        "Procedure",
+                        "MedicationStatement",
+                        "Immunization",
+                        "DocumentReference",
+                        "Binary",
+                        "Consent",
+                        "Composition",
+                        "Provenance",
+                        "AuditEvent",
+                    ]),
+                ),
+            ),
         ]);
         let roles = BTreeMap::from([
             ("physician".to_owned(), role(&["user/*.cruds"], all, true)),
@@ -360,6 +385,19 @@ impl AccessPolicy {
         }
     }
 
+    /// Add the built-in system roles (`lab_analyser`, `interface_engine`) where the policy
+    /// does not define them (the policy crate's default file has no system roles yet).
+    pub fn with_default_system_roles(mut self) -> Self {
+        let built_in = AccessPolicy::hospital_default();
+        for role in DEFAULT_SERVICE_ROLES {
+            if let (false, Some(access)) = (self.roles.contains_key(role), built_in.roles.get(role))
+            {
+                self.roles.insert(role.to_owned(), access.clone());
+            }
+        }
+        self
+    }
+
     /// Whether a role exists.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.contains_key(role)
@@ -389,5 +427,137 @@ impl AccessPolicy {
             .iter()
             .filter_map(|r| self.roles.get(r))
             .any(|r| r.mfa == MfaRequirement::Required)
+    }
+}
+
+impl AccessPolicy {
+    /// The access part of a validated central policy (what the gateway passes on load and
+    /// on every reload).
+    pub fn from_policy(policy: &wardgate_policy::Policy) -> AccessPolicy {
+        use wardgate_policy as p;
+        let departments = policy
+            .departments
+            .iter()
+            .map(|(name, d)| {
+                (
+                    name.clone(),
+                    DepartmentAccess {
+                        zones: d.zones.clone(),
+                        require_mtls: d.require_mtls,
+                        resource_types: d.resource_types.clone(),
+                    },
+                )
+            })
+            .collect();
+        let roles = policy
+            .roles
+            .iter()
+            .map(|(name, r)| {
+                (
+                    name.clone(),
+                    RoleAccess {
+                        scopes: r.scopes.clone(),
+                        departments: r.departments.clone(),
+                        mfa: match r.mfa {
+                            p::MfaRequirement::Required => MfaRequirement::Required,
+                            p::MfaRequirement::Optional => MfaRequirement::Optional,
+                        },
+                        break_glass: r.break_glass,
+                        training_required: r.training_required,
+                    },
+                )
+            })
+            .collect();
+        let operations = policy
+            .operations
+            .iter()
+            .map(|(name, o)| {
+                (
+                    name.clone(),
+                    OperationAccess {
+                        roles: o.roles.clone(),
+                        permission: o.permission,
+                        under_break_glass: o.under_break_glass,
+                    },
+                )
+            })
+            .collect();
+        let seconds = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        AccessPolicy {
+            departments,
+            roles,
+            operations,
+            break_glass: BreakGlassPolicy {
+                duration_seconds: seconds(policy.break_glass.duration),
+                require_step_up: policy.break_glass.require_step_up,
+            },
+            step_up: policy
+                .step_up
+                .iter()
+                .map(|r| StepUpRule {
+                    interactions: r.interactions.clone(),
+                    within_seconds: seconds(r.within),
+                })
+                .collect(),
+            trusted_issuers: policy
+                .trusted_issuers
+                .iter()
+                .map(|t| TrustedIssuer {
+                    issuer: t.issuer.clone(),
+                    jwks: match &t.jwks {
+                        p::JwksSource::Url(u) => JwksSource::Url(u.clone()),
+                        p::JwksSource::File(f) => JwksSource::File(f.clone()),
+                    },
+                    audience: t.audience.clone(),
+                    username_claim: t.username_claim.clone(),
+                    role_claim: t.role_claim.clone(),
+                    role_map: t.role_map.clone(),
+                    department_claim: t.department_claim.clone(),
+                    department_map: t.department_map.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy crate's default file and identity's built-in default must not drift apart:
+    /// same departments, same staff roles, same operations, break-the-glass and step-up.
+    #[test]
+    fn the_default_policy_file_gives_the_built_in_default() {
+        let validated = wardgate_policy::Policy::hospital_default().expect("the default parses");
+        let from_file = AccessPolicy::from_policy(&validated.policy);
+        let built_in = AccessPolicy::hospital_default();
+        for role in DEFAULT_ROLES {
+            assert_eq!(
+                from_file.roles.get(role),
+                built_in.roles.get(role),
+                "role {role}"
+            );
+        }
+        assert_eq!(from_file.operations, built_in.operations);
+        assert_eq!(from_file.break_glass, built_in.break_glass);
+        assert_eq!(from_file.step_up, built_in.step_up);
+        for department in DEFAULT_DEPARTMENTS {
+            let (a, b) = (
+                &from_file.departments[department],
+                &built_in.departments[department],
+            );
+            assert_eq!(a.zones, b.zones, "{department}");
+            assert_eq!(a.require_mtls, b.require_mtls, "{department}");
+            let sorted = |t: &Option<Vec<String>>| {
+                let mut t = t.clone().unwrap_or_default();
+                t.sort();
+                t
+            };
+            assert_eq!(
+                sorted(&a.resource_types),
+                sorted(&b.resource_types),
+                "{department}"
+            );
+        }
     }
 }

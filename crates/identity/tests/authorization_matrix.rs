@@ -1,10 +1,11 @@
 //! Every role x every department x every FHIR interaction, against the outcome the default
 //! policy defines.
 //!
-//! The expectations below are written by hand from issue 4 and the policy sketch (roles,
-//! their departments, and their SMART scopes), in a different form from the policy itself:
-//! per role and department, the resource types and letters a member may use. When the policy
-//! crate lands with its default file, this table is what that file must reproduce.
+//! The policy is the policy crate's default file (`wardgate.toml` as `wardgate serve` writes
+//! it), read through [`AccessPolicy::from_policy`]. The expectations below are written by
+//! hand from issue 4 (roles, their departments, their SMART scopes), in a different form from
+//! the policy itself: per role and department, the resource types and letters a member may
+//! use.
 
 use wardgate_fhir::rest::classify;
 use wardgate_identity::authorize::{AccessRequest, Rule, authorize};
@@ -35,9 +36,13 @@ const TYPES: &[&str] = &[
     "AuditEvent",
     "Provenance",
     "Practitioner",
+    "Immunization",
+    "DocumentReference",
+    "Consent",
+    "Binary",
 ];
 
-/// What each department serves (`*`: everything, the record).
+/// What each department serves, as the default policy file lists it.
 const SERVED: &[(&str, &str)] = &[
     (
         "emergency",
@@ -52,7 +57,12 @@ const SERVED: &[(&str, &str)] = &[
         "pharmacy",
         "MedicationRequest MedicationDispense MedicationAdministration Medication",
     ),
-    ("record", "*"),
+    (
+        "record",
+        "Patient Practitioner PractitionerRole Organization Encounter Condition Observation \
+         AllergyIntolerance Procedure MedicationStatement Immunization DocumentReference Binary \
+         Consent Composition Provenance AuditEvent",
+    ),
 ];
 
 /// Role x department -> "Type:letters ..." a member may use (`*:cruds`: every served type).
@@ -130,7 +140,7 @@ fn serves(department: &str, ty: &str) -> bool {
     SERVED
         .iter()
         .find(|(d, _)| *d == department)
-        .is_some_and(|(_, types)| *types == "*" || types.split(' ').any(|t| t == ty))
+        .is_some_and(|(_, types)| types.split_whitespace().any(|t| t == ty))
 }
 
 fn letters(role: &str, department: &str, ty: &str) -> String {
@@ -196,9 +206,15 @@ const TYPE_INTERACTIONS: &[(&str, &str, Option<&str>, char)] = &[
     ("GET", "/Patient/1/{T}", None, 's'),
 ];
 
+/// The default policy file, plus the system roles it does not define yet.
+fn default_policy() -> AccessPolicy {
+    let file = wardgate_policy::Policy::hospital_default().expect("the default policy parses");
+    AccessPolicy::from_policy(&file.policy).with_default_system_roles()
+}
+
 #[test]
 fn every_role_department_and_interaction_gets_the_default_policy_outcome() {
-    let policy = AccessPolicy::hospital_default();
+    let policy = default_policy();
     assert_eq!(
         policy.roles.len(),
         DEFAULT_ROLES.len() + DEFAULT_SERVICE_ROLES.len()
@@ -320,7 +336,7 @@ fn every_role_department_and_interaction_gets_the_default_policy_outcome() {
 
 #[test]
 fn membership_narrows_what_the_role_reaches() {
-    let policy = AccessPolicy::hospital_default();
+    let policy = default_policy();
     let mut nurse = principal(&policy, "nurse");
     nurse.departments = vec!["emergency".into()];
     let fhir = classify("GET", "/Patient/1", None).unwrap();

@@ -63,11 +63,15 @@ pub(crate) fn detect(value: &str, reach: Reach, paranoia: u8, findings: &mut Vec
         let Some(target) = host_target(b.get(sep + 3..end).unwrap_or(b"")) else {
             continue;
         };
+        // Content (an attachment's location in a resource) is recorded, not fetched: only the
+        // metadata services, whose only use is the server's credentials, count there.
         let score = match (target, reach) {
             (Target::Metadata, _) => 5,
             (Target::Loopback, Reach::Parameter) => 5,
             (Target::Private, Reach::Parameter) if paranoia >= 2 => 5,
-            (Target::Loopback | Target::Private, _) => 3,
+            (Target::Private, Reach::Parameter) => 3,
+            (Target::Loopback, Reach::Content) if paranoia >= 2 => 3,
+            (Target::Loopback | Target::Private, Reach::Content) => continue,
         };
         best = best.max(Some((score, "ssrf.internal-address", scheme_start, end)));
     }
@@ -265,6 +269,6 @@ mod tests {
             1,
             &mut f,
         );
-        assert_eq!(f.iter().map(|f| f.score).max(), Some(3));
+        assert!(f.is_empty());
     }
 }

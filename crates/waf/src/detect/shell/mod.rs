@@ -73,6 +73,8 @@ enum Position {
     AfterSeparator,
     /// First word of a command substitution.
     Substitution,
+    /// First word inside parentheses or braces: a subshell, or prose in parentheses.
+    Group,
 }
 
 fn judge(tokens: &[Token], start: Start) -> Option<(u16, &'static str, usize, usize)> {
@@ -89,7 +91,7 @@ fn judge(tokens: &[Token], start: Start) -> Option<(u16, &'static str, usize, us
             Token::Sep(Sep::SubstOpen, _) => position = Some(Position::Substitution),
             Token::Sep(Sep::Group, _) => {
                 if position.is_none() {
-                    position = Some(Position::AfterSeparator);
+                    position = Some(Position::Group);
                 }
             }
             Token::Sep(Sep::Close, _) => position = None,
@@ -208,7 +210,19 @@ fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Op
     };
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let base = base.strip_suffix(".exe").unwrap_or(base);
-    let pathed = name.contains('/') || name.contains('\\');
+    // Written with the directory of executables (`/usr/bin/id`, `./x`,
+    // `C:\Windows\System32\cmd.exe`), not any path that ends in a command-like word
+    // (`http://example.org/devices/id`).
+    let dir = name.get(..name.len() - base.len()).unwrap_or("");
+    let pathed = dir == "./"
+        || !name.contains("://")
+            && ["/bin/", "/sbin/", "\\system32\\", "\\syswow64\\", "/system32/"]
+                .iter()
+                .any(|d| dir.ends_with(d));
+    // Unix commands are lower case; an upper-case common word is prose ("(WHO)", "SET").
+    if w.upper && telling == Telling::Common && !pathed {
+        return None;
+    }
     let shellish_args = args.iter().any(|a| shell_like(base, a));
     let no_args = args.is_empty();
     let score = match pos {
@@ -217,6 +231,11 @@ fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Op
             Telling::Unique | Telling::Tool => 5,
             Telling::Common if no_args || shellish_args || pathed => 5,
             Telling::Common => return None,
+        },
+        Position::Group => match telling {
+            Telling::Unique | Telling::Tool if no_args || shellish_args => 5,
+            Telling::Common if shellish_args || pathed => 5,
+            _ => return None,
         },
         // At the start of the value a command word is often prose ("curl and divergence"):
         // it counts with shell arguments, as a path, or alone when it is a tool name only.

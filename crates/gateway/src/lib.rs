@@ -15,6 +15,7 @@ mod admin;
 mod body;
 mod decision;
 mod department;
+mod dev_ca;
 mod device;
 mod error;
 mod exchange;
@@ -28,6 +29,7 @@ mod upstream;
 
 pub use decision::Decision;
 pub use department::{DepartmentResponse, DepartmentService};
+pub use dev_ca::{DevelopmentTls, ensure_development_tls};
 pub use device::DeviceIdentity;
 pub use error::GatewayError;
 pub use exchange::{Exchange, Phase, PhaseVerdict, Principal};

@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version and the build's feature set.
     Version,
+    /// Run the gateway: HTTPS for the department APIs, admin endpoints, reload, drain.
+    Serve(cmd::serve::ServeArgs),
     /// Validate the policy file: every error with its line, column and what to write instead.
     Check(cmd::check::CheckArgs),
     /// Show and rotate the encryption keys of the built-in departments.
@@ -37,6 +39,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Keys(args) => cmd::keys::run(args),
         Command::Waf(args) => cmd::waf::run(args),

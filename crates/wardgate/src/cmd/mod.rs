@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod keys;
+pub mod serve;
 pub mod service;
 pub mod user;
 pub mod version;

@@ -1,0 +1,297 @@
+//! `wardgate serve [--config FILE] [--data DIR]`: run the gateway.
+//!
+//! On a fresh clone this writes the commented default policy and the data folder, creates
+//! the development CA and server certificate, says how to trust the CA and call the gateway,
+//! and listens on the policy's public and admin addresses. The policy file is watched (and
+//! SIGHUP reloads it); SIGTERM or Ctrl-C drain in-flight requests and stop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use wardgate_gateway::{
+    DepartmentResponse, DepartmentService, ExchangeLog, Gateway, GatewayOptions, RunningGateway,
+    TlsMaterial, ensure_development_tls, server_config,
+};
+use wardgate_guard::{MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore};
+use wardgate_policy::{
+    Policy, PolicyHandle, UpstreamTarget, config_path, summary, write_default_policy,
+};
+
+/// Run the gateway.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The policy file (default: $WARDGATE_CONFIG, else ./wardgate.toml; written if missing).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data folder: development CA, department databases, keys.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "WARDGATE_DATA",
+        default_value = "wardgate-data"
+    )]
+    data: PathBuf,
+    /// Listen here instead of the policy's `listen.public` (e.g. 127.0.0.1:0 in tests).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Serve admin endpoints here instead of the policy's `listen.admin`.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
+    /// Keep rate-limit state in this Redis (shared by every gateway node) instead of memory.
+    #[arg(long, value_name = "URL", env = "WARDGATE_REDIS_URL")]
+    redis: Option<String>,
+    /// How long in-flight requests may take to finish at shutdown, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    drain_timeout: u64,
+}
+
+/// Run `wardgate serve` until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let policy_path = config_path(args.config.clone());
+    if write_default_policy(&policy_path)
+        .with_context(|| format!("writing {}", policy_path.display()))?
+    {
+        eprintln!(
+            "wrote the default policy to {} (edit it; `wardgate check` validates it)",
+            policy_path.display()
+        );
+    }
+    let policy = match PolicyHandle::load(&policy_path) {
+        Ok(policy) => policy,
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{}", diagnostic.render());
+            }
+            eprintln!(
+                "{}",
+                summary(&policy_path.display().to_string(), &diagnostics)
+            );
+            bail!("the policy has errors; nothing was started");
+        }
+    };
+    for warning in &policy.current().warnings {
+        eprintln!("{}", warning.render());
+    }
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating the data folder {}", args.data.display()))?;
+
+    let active = policy.current();
+    let (tls, trust_hint) = tls_for(&active.policy, &args.data)?;
+    let public_addr = args.listen.unwrap_or(active.policy.listen.public);
+    let admin_addr = args.admin.unwrap_or(active.policy.listen.admin);
+    let public = tokio::net::TcpListener::bind(public_addr)
+        .await
+        .with_context(|| format!("listening on {public_addr} (is another wardgate running?)"))?;
+    let admin = tokio::net::TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("listening on the admin address {admin_addr}"))?;
+    let rate_limits: Arc<dyn RateLimitStore> = match &args.redis {
+        Some(url) => Arc::new(
+            RedisRateLimitStore::connect(url, "wardgate:rl:")
+                .await
+                .context("connecting to the rate-limit Redis")?,
+        ),
+        None => Arc::new(MemoryRateLimitStore::default()),
+    };
+    let departments = builtin_departments(&active.policy, &args.data, public.local_addr()?).await?;
+    let exchange_log = ExchangeLog::open(&active.policy.audit.log)?;
+    drop(active);
+
+    let gateway = Gateway::start(GatewayOptions {
+        policy: policy.clone(),
+        tls,
+        public,
+        admin,
+        rate_limits,
+        departments,
+        exchange_log,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+    })?;
+    print_banner(&gateway, &trust_hint);
+
+    let watcher = wardgate_policy::watch_file(
+        policy.clone(),
+        policy_path.clone(),
+        Duration::from_secs(1),
+        gateway.reload_listener(),
+    );
+    wait_for_signals(&gateway, &policy_path, &args.data).await?;
+    watcher.abort();
+    tracing::info!(
+        "draining in-flight requests (up to {} s)",
+        args.drain_timeout
+    );
+    gateway.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The server certificate from the policy, or the development CA's in the data folder.
+/// Returns the rustls configuration and the CA file a client should trust (if ours).
+fn tls_for(
+    policy: &Policy,
+    data: &Path,
+) -> anyhow::Result<(Arc<rustls::ServerConfig>, Option<PathBuf>)> {
+    let (certificate, key, ca_hint, development_ca) =
+        match (&policy.tls.certificate, &policy.tls.private_key) {
+            (Some(certificate), Some(key)) => (certificate.clone(), key.clone(), None, None),
+            _ => {
+                let development = ensure_development_tls(data)?;
+                if development.created_ca {
+                    eprintln!(
+                        "created the development CA {}",
+                        development.ca_certificate.display()
+                    );
+                }
+                let ca = development.ca_certificate.clone();
+                (
+                    development.server_certificate,
+                    development.server_key,
+                    Some(ca.clone()),
+                    Some(ca),
+                )
+            }
+        };
+    let client_ca = policy.tls.client_ca.clone().or(development_ca);
+    let material = TlsMaterial::from_pem_files(&certificate, &key, client_ca.as_deref())?;
+    Ok((server_config(material, policy.tls.min_version)?, ca_hint))
+}
+
+/// The built-in department services of the departments the policy serves `builtin`.
+async fn builtin_departments(
+    policy: &Policy,
+    data: &Path,
+    public: SocketAddr,
+) -> anyhow::Result<Option<Arc<dyn DepartmentService>>> {
+    let origin = format!("https://{}", display_addr(public));
+    let configs: Vec<_> = policy
+        .departments
+        .values()
+        .filter(|d| d.upstream == UpstreamTarget::Builtin)
+        .map(|d| {
+            let mut config =
+                wardgate_departments::DepartmentConfig::with_defaults(&d.name, &origin);
+            if let Some(types) = &d.resource_types {
+                config.resource_types = types.clone();
+            }
+            config
+        })
+        .collect();
+    if configs.is_empty() {
+        return Ok(None);
+    }
+    let master = wardgate_departments::MasterKey::load_or_create(data)
+        .with_context(|| format!("the departments' master key in {}", data.display()))?;
+    let stores = wardgate_departments::StoreConfig::Sqlite {
+        data_dir: data.to_owned(),
+    };
+    let departments = wardgate_departments::Departments::open(configs, &stores, Arc::new(master))
+        .await
+        .context("opening the built-in departments")?;
+    Ok(Some(Arc::new(BuiltinDepartments(departments))))
+}
+
+/// The departments crate's services behind the gateway's seam.
+struct BuiltinDepartments(wardgate_departments::Departments);
+
+impl DepartmentService for BuiltinDepartments {
+    fn handle<'a>(
+        &'a self,
+        department: &'a str,
+        request: http::Request<bytes::Bytes>,
+    ) -> DepartmentResponse<'a> {
+        wardgate_departments::DepartmentService::handle(&self.0, department, request)
+    }
+}
+
+/// `127.0.0.1:8443` stays as is; a wildcard address is shown as localhost for the curl line.
+fn display_addr(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+fn print_banner(gateway: &RunningGateway, ca: &Option<PathBuf>) {
+    let public = display_addr(gateway.public_addr());
+    let first = gateway
+        .policy()
+        .current()
+        .policy
+        .departments
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "emergency".into());
+    println!("wardgate is listening on https://{public} (HTTP/1.1 and HTTP/2)");
+    println!(
+        "admin endpoints: http://{}/metrics /healthz /readyz",
+        gateway.admin_addr()
+    );
+    if let Some(ca) = ca {
+        let ca = std::fs::canonicalize(ca).unwrap_or_else(|_| ca.clone());
+        println!(
+            "TLS uses the development CA {}; trust it for this machine only:",
+            ca.display()
+        );
+        println!(
+            "  curl --cacert {} https://{public}/{first}/fhir/metadata",
+            ca.display()
+        );
+        println!(
+            "  (Debian: sudo cp {} /usr/local/share/ca-certificates/wardgate-dev.crt && sudo update-ca-certificates)",
+            ca.display()
+        );
+    } else {
+        println!("  curl https://{public}/{first}/fhir/metadata");
+    }
+    println!(
+        "stop with Ctrl-C or SIGTERM (in-flight requests finish); reload with SIGHUP or by saving the policy"
+    );
+}
+
+/// Reload on SIGHUP (policy and certificate files); return on SIGTERM or Ctrl-C.
+async fn wait_for_signals(
+    gateway: &RunningGateway,
+    policy_path: &Path,
+    data: &Path,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reloading the policy and certificates");
+                let _ = gateway.reload(policy_path);
+                match tls_for(&gateway.policy().current().policy, data) {
+                    Ok((tls, _)) => gateway.set_tls(tls),
+                    Err(error) => tracing::error!(%error, "certificates not reloaded; the previous ones stay"),
+                }
+            }
+            _ = terminate.recv() => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}

@@ -308,6 +308,11 @@ impl Identity {
         }
     }
 
+    /// This node's view of recent revocations (what every request is checked against).
+    pub fn revocations(&self) -> &RevocationState {
+        &self.inner.revocations
+    }
+
     /// The store (for commands and tests).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -41,8 +41,19 @@ async fn revocation_on_one_postgres_node_takes_effect_on_the_other_at_once() {
         dir,
     };
     let b = Identity::open(config_b).await.unwrap();
-    // Let node B's listener subscribe.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until node B's listener is subscribed: announce warm-up revocations until one
+    // arrives (bounded), so the assertions below measure delivery, not start-up.
+    let mut subscribed = false;
+    for i in 0..200 {
+        let sid = format!("warm-up-{i}");
+        a.identity.revoke_session(&sid).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if b.revocations().is_revoked("nobody", Some(&sid), 0) {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed, "node B never received a notification");
 
     a.user("dr.multi", &["physician"], &["emergency"]).await;
     let tokens = a.login("dr.multi", &TokenRequest::default()).await;

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# End-to-end gateway benchmark: the same small upstream served directly, through nginx as a
+# reverse proxy, and through wardgate, all three over TLS on loopback (like with like: the
+# client always speaks HTTPS/1.1 with keep-alive; both proxies terminate TLS with the same
+# certificate and forward plain HTTP/1.1 over pooled keep-alive connections; both write an
+# access record per request to a file).
+#
+#   bench/gateway/run.sh [seconds-per-run]        (default 10)
+#
+# Needs: wrk and nginx (Debian packages, installed with apt-get if missing), oha (cargo
+# install oha, for the fixed-rate run). Prints requests/s and p50/p99 latency for each, the
+# ratios wardgate/nginx and wardgate/direct, and the p99 latency wardgate adds at half of its
+# saturation rate. The load generator shares the machine's cores with the servers: compare
+# the ratios of one run, not absolute numbers across machines.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+DURATION=${1:-10}
+CONNECTIONS=${CONNECTIONS:-50}
+THREADS=${THREADS:-2}
+UPSTREAM_PORT=${UPSTREAM_PORT:-28080}
+DIRECT_PORT=${DIRECT_PORT:-28081}
+NGINX_PORT=${NGINX_PORT:-28443}
+WARDGATE_PORT=${WARDGATE_PORT:-28444}
+ADMIN_PORT=${ADMIN_PORT:-29444}
+PATH_UNDER_TEST=/bench/fhir/Patient/bench
+
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "installing ${need_apt[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if ! command -v oha >/dev/null; then
+  echo "installing oha with cargo (once; a few minutes)" >&2
+  cargo install oha --locked >/dev/null
+fi
+
+echo "building wardgate (release)" >&2
+cargo build --release -q -p wardgate
+WARDGATE="$ROOT/target/release/wardgate"
+
+WORK=$(mktemp -d /tmp/wardgate-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/nginx-upstream.pid" ] && kill "$(cat "$WORK/nginx-upstream.pid")" 2>/dev/null || true
+  [ -f "$WORK/nginx-proxy.pid" ] && kill "$(cat "$WORK/nginx-proxy.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- wardgate: its policy, its development CA (whose server certificate nginx uses too) ---
+cat > "$WORK/wardgate.toml" <<TOML
+version = 1
+[listen]
+public = "127.0.0.1:$WARDGATE_PORT"
+admin = "127.0.0.1:$ADMIN_PORT"
+[rate_limit]
+# The benchmark measures forwarding, not admission: one client address sends everything.
+rate_per_second = 10000000
+burst = 10000000
+[upstream]
+pool_idle_per_host = 64
+[departments.bench]
+prefix = "/bench/"
+upstream = "http://127.0.0.1:$UPSTREAM_PORT"
+[audit]
+log = "$WORK/wardgate-exchanges.jsonl"
+TOML
+"$WARDGATE" check --config "$WORK/wardgate.toml" >/dev/null
+"$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" >"$WORK/wardgate.out" 2>"$WORK/wardgate.err" &
+pids+=($!)
+for _ in $(seq 50); do [ -f "$WORK/data/server-key.pem" ] && grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.2; done
+
+# --- the upstream (nginx answering a small FHIR resource) and nginx as a reverse proxy ---
+BODY='{"resourceType":"Patient","id":"bench","name":[{"family":"Benchmark"}]}'
+cat > "$WORK/nginx-upstream.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx-upstream.pid;
+error_log $WORK/nginx-upstream.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT;
+    listen 127.0.0.1:$DIRECT_PORT ssl;
+    ssl_certificate $WORK/data/server.pem;
+    ssl_certificate_key $WORK/data/server-key.pem;
+    location / { default_type application/fhir+json; return 200 '$BODY'; }
+  }
+}
+NGINX
+cat > "$WORK/nginx-proxy.conf" <<NGINX
+worker_processes auto;
+pid $WORK/nginx-proxy.pid;
+error_log $WORK/nginx-proxy.err;
+events { worker_connections 4096; }
+http {
+  access_log $WORK/nginx-access.log;
+  keepalive_requests 1000000;
+  upstream department { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT ssl;
+    http2 on;
+    ssl_certificate $WORK/data/server.pem;
+    ssl_certificate_key $WORK/data/server-key.pem;
+    location /bench/ {
+      proxy_pass http://department/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
+}
+NGINX
+sed -i 's/^    http2 on;$//' "$WORK/nginx-proxy.conf"   # 1.22 has no "http2 on"; clients here speak HTTP/1.1
+"$NGINX" -c "$WORK/nginx-upstream.conf" -p "$WORK" -g 'daemon on;'
+"$NGINX" -c "$WORK/nginx-proxy.conf" -p "$WORK" -g 'daemon on;'
+sleep 0.5
+for port in $DIRECT_PORT $NGINX_PORT $WARDGATE_PORT; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/ca.pem" "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$WORK/wardgate.err" >&2; exit 1; }
+done
+
+# wrk prints latency as 812.00us / 1.23ms / 1.02s: convert to milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
+
+declare -A RPS P50 P99
+saturate() {
+  local name=$1 port=$2 out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  echo "$out" > "$WORK/wrk-$name.txt"
+  RPS[$name]=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+  P50[$name]=$(echo "$out" | awk '$1=="50%" {print $2}' | to_ms)
+  P99[$name]=$(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)
+  if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+}
+
+# oha at a fixed rate: p50/p99 in milliseconds from its JSON summary.
+declare -A FIXED_P50 FIXED_P99
+fixed_rate() {
+  local name=$1 port=$2 rate=$3 json
+  json=$(oha --no-tui --insecure -j -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  echo "$json" > "$WORK/oha-$name.json"
+  FIXED_P50[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p50"]*1000))')
+  FIXED_P99[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p99"]*1000))')
+}
+
+for target in "direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT"; do
+  set -- $target
+  saturate "$1" "$2"
+done
+HALF=$(awk -v r="${RPS[wardgate]}" 'BEGIN {printf "%d", r/2}')
+for target in "direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT"; do
+  set -- $target
+  fixed_rate "$1" "$2" "$HALF"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
+echo "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (saturation); oha -c$CONNECTIONS -q $HALF -z ${DURATION}s --latency-correction (fixed rate = half of wardgate's saturation)"
+echo "all over TLS (HTTPS/1.1 keep-alive); GET $PATH_UNDER_TEST -> ${#BODY}-byte JSON"
+echo
+printf "| %-9s | %10s | %8s | %8s | %14s | %14s |\n" target "req/s" "p50 ms" "p99 ms" "p50 ms @$HALF/s" "p99 ms @$HALF/s"
+printf "|%s|%s|%s|%s|%s|%s|\n" "-----------" "------------" "----------" "----------" "----------------" "----------------"
+for name in direct nginx wardgate; do
+  printf "| %-9s | %10s | %8s | %8s | %14s | %14s |\n" "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "${FIXED_P50[$name]}" "${FIXED_P99[$name]}"
+done
+echo
+echo "throughput wardgate/nginx:  $(ratio "${RPS[wardgate]}" "${RPS[nginx]}")"
+echo "throughput wardgate/direct: $(ratio "${RPS[wardgate]}" "${RPS[direct]}")"
+echo "p99 added by wardgate at $HALF req/s (wardgate - direct): $(awk -v a="${FIXED_P99[wardgate]}" -v b="${FIXED_P99[direct]}" 'BEGIN {printf "%.3f ms", a-b}')"
+echo "p99 added by nginx    at $HALF req/s (nginx - direct):    $(awk -v a="${FIXED_P99[nginx]}" -v b="${FIXED_P99[direct]}" 'BEGIN {printf "%.3f ms", a-b}')"
+echo "wardgate exchange records written: $(wc -l < "$WORK/wardgate-exchanges.jsonl")"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use wardgate_identity::policy::AccessPolicy;
 use wardgate_identity::store::StoreLocation;
 use wardgate_identity::{Identity, IdentityConfig, NewUser};
 use zeroize::Zeroizing;
@@ -27,6 +28,10 @@ pub struct StoreArgs {
     /// The PostgreSQL schema to use.
     #[arg(long, env = "WARDGATE_IDENTITY_DATABASE_SCHEMA", global = true)]
     pub database_schema: Option<String>,
+    /// The policy file (roles and departments are checked against it; default:
+    /// `$WARDGATE_CONFIG`, else `./wardgate.toml`, else the built-in default policy).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     /// The public origin of the gateway (token issuer).
     #[arg(
         long,
@@ -47,7 +52,18 @@ impl StoreArgs {
             },
             None => StoreLocation::Sqlite(self.data_dir.join("identity.sqlite")),
         };
-        let config = IdentityConfig::new(store, self.data_dir.clone(), self.issuer.clone());
+        let mut config = IdentityConfig::new(store, self.data_dir.clone(), self.issuer.clone());
+        let path = wardgate_policy::config_path(self.config.clone());
+        if path.exists() {
+            let validated = wardgate_policy::Policy::load(&path).map_err(|diagnostics| {
+                anyhow::anyhow!(
+                    "{}; run `wardgate check` for details",
+                    wardgate_policy::summary(&path.display().to_string(), &diagnostics)
+                )
+            })?;
+            config.policy =
+                AccessPolicy::from_policy(&validated.policy).with_default_system_roles();
+        }
         Identity::open(config)
             .await
             .with_context(|| format!("opening the identity store in {}", self.data_dir.display()))

@@ -14,6 +14,15 @@ pub fn testdata() -> PathBuf {
 }
 
 pub async fn department(dir: &std::path::Path, name: &str) -> Department {
+    department_serving(dir, name, None).await
+}
+
+/// A department serving `types` (its defaults when `None`).
+pub async fn department_serving(
+    dir: &std::path::Path,
+    name: &str,
+    types: Option<Vec<String>>,
+) -> Department {
     let master = Arc::new(MasterKey::load_or_create(dir).expect("master key"));
     let store = StoreConfig::Sqlite {
         data_dir: dir.to_owned(),
@@ -21,13 +30,23 @@ pub async fn department(dir: &std::path::Path, name: &str) -> Department {
     .open(name)
     .await
     .expect("store");
-    Department::open(
-        DepartmentConfig::with_defaults(name, "https://127.0.0.1:8443"),
-        store,
-        master,
-    )
-    .await
-    .expect("department")
+    let mut config = DepartmentConfig::with_defaults(name, "https://127.0.0.1:8443");
+    if let Some(types) = types {
+        config.resource_types = types;
+    }
+    Department::open(config, store, master)
+        .await
+        .expect("department")
+}
+
+/// A department serving every R4 resource type (for the corpus' mixed transaction Bundles,
+/// which no single default department could take whole).
+pub async fn all_types(dir: &std::path::Path) -> Department {
+    let types = wardgate_fhir::RESOURCE_TYPES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    department_serving(dir, "record", Some(types)).await
 }
 
 pub async fn send(

@@ -67,10 +67,11 @@ fn fhir(c: &mut Criterion) {
         common::testdata().join("fhir/bundles/synthea-transaction-Clemente_Kreiger.json"),
     )
     .expect("bundle");
+    let record = runtime.block_on(common::all_types(dir.path()));
     group.throughput(Throughput::Elements(70));
     group.sample_size(20);
     group.bench_function("transaction Bundle (70 entries)", |b| {
-        b.iter(|| runtime.block_on(common::send(&dept, "POST", "/fhir", bundle.clone())))
+        b.iter(|| runtime.block_on(common::send(&record, "POST", "/fhir", bundle.clone())))
     });
     group.finish();
 }

@@ -398,8 +398,10 @@ macro_rules! department_store {
                     for group in groups {
                         let mut matched = std::collections::HashSet::new();
                         for chunk in group.chunks(IN_CHUNK) {
+                            // No DISTINCT: with it SQLite prefers walking the (rtype, res_key)
+                            // index over every token of the type; duplicates fold in the set.
                             let sql = format!(
-                                "SELECT DISTINCT res_key FROM search_index WHERE rtype = $1 \
+                                "SELECT res_key FROM search_index WHERE rtype = $1 \
                                  AND token IN ({})",
                                 placeholders(2, chunk.len())
                             );

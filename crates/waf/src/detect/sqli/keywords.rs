@@ -105,7 +105,7 @@ pub(crate) fn keyword(word: &[u8]) -> Kw {
         "if" => Kw::Statement(Stmt::If),
         "grant" | "revoke" => Kw::Statement(Stmt::Grant),
         "load" | "copy" | "handler" | "backup" | "restore" | "kill" | "use" | "show" | "print"
-        | "begin" => Kw::Statement(Stmt::Other),
+        | "begin" | "while" => Kw::Statement(Stmt::Other),
         "and" | "or" | "xor" => Kw::Logic,
         "not" => Kw::Not,
         "like" | "ilike" | "rlike" | "regexp" | "similar" | "glob" | "is" | "in" | "between"

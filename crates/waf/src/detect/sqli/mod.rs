@@ -24,7 +24,7 @@ mod tests;
 use super::{AttackClass, Finding};
 use keywords::{FnClass, Kw, function, keyword, system_catalog};
 use lexer::{Context, Kind, Token, lex};
-use walk::{State, Walk, statement_shape, walk};
+use walk::{State, Walk, statement_shape, walk, walk_list};
 
 /// The contexts tried for every value.
 const CONTEXTS: [Context; 4] = [
@@ -229,69 +229,89 @@ fn matching_paren(toks: &[Token], open: usize) -> Option<usize> {
 fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     let brk = toks.first()?;
     toks.get(1)?;
+    if url_query_continues(toks, src) {
+        return None;
+    }
     let w = walk(toks, src, 1, State::Operator);
     if w.accepted == 0 {
         return None;
     }
     // The injection point: the quote that closed the application's string.
     let start = brk.end.saturating_sub(1);
+    let quote = src.get(start).copied().unwrap_or(b'\'');
     let prefix = src.get(brk.start..start).unwrap_or(b"");
-    if url_query_continues(toks, src) {
-        return None;
-    }
+    let spaced_prefix = prefix.iter().any(u8::is_ascii_whitespace);
     let ev = &w.ev;
     if let Some(f) = strong(&w, start) {
         return Some(f);
     }
-    if !w.clean {
+    // The application appends its closing quote: an injection ends in a comment, in code, or
+    // inside a string opened with that same quote, which the application's quote closes.
+    let commented = toks.iter().any(|t| t.kind == (Kind::Comment { to_end: true }));
+    let tail = toks.iter().rev().find(|t| !matches!(t.kind, Kind::Comment { .. }));
+    // `tail_ok`: not a syntax error by construction; `proper`: the application's quote is
+    // consumed (by a string the input opened, or by a comment).
+    let (tail_ok, proper, tail_short) = match tail {
+        Some(t) if t.kind == (Kind::Str { closed: false }) => {
+            let body = src.get(t.start..t.end).unwrap_or(b"");
+            let same = body.first() == Some(&quote);
+            let short = body.len() <= 12 && !body.iter().any(u8::is_ascii_whitespace);
+            (same, same, same && short)
+        }
+        _ => (true, commented, commented),
+    };
+    if !w.clean || !tail_ok {
         if ev.tautology_done && !w.stopped_at_text || w.truncated && ev.subquery {
             return finding("sqli.tautology", 5, start, w.end);
         }
         return None;
     }
+    // A value without spaces closed by the quote, then a short tail: the shape of every
+    // injection probe (`'+'`, `a'DIV'b`, `x'='x`). Text with spaces around the quote is as
+    // likely an apostrophe or inches.
+    let compact = !spaced_prefix && tail_short && proper;
+    let natural_comment = comment_is_text(toks, src);
     if ev.logic && (ev.compare || ev.arithmetic || ev.truthy_after_logic) {
         return finding("sqli.tautology", 5, start, w.end);
     }
-    if ev.subquery || ev.clause && (ev.clause_value || ev.compare || ev.logic || ev.comment_end) {
+    if ev.subquery || ev.case_when || ev.clause && (ev.clause_value || ev.compare || ev.logic || ev.comment_end) {
         return finding("sqli.clause-injection", 5, start, w.end);
+    }
+    if ev.comment_end && !natural_comment && (ev.arithmetic || ev.logic || ev.compare || ev.keyword_op || ev.function.is_some()) {
+        return finding("sqli.comment-truncation", 5, start, w.end);
     }
     if ev.compare {
         // `x'='x`, `'<>'`: a bare comparison of the application's string. A word operator
         // between strings (`"LIKE" stamp`) is as likely a quoted phrase.
-        let strong_compare = ev.arithmetic
-            || ev.function.is_some()
-            || ev.compare_symbol && !prefix.iter().any(u8::is_ascii_whitespace);
-        return finding(
-            "sqli.tautology",
-            if strong_compare { 5 } else { 3 },
-            start,
-            w.end,
-        );
+        let strong_compare = ev.arithmetic || ev.function.is_some() || ev.compare_symbol;
+        let score = if proper && (strong_compare || compact) { 5 } else { 3 };
+        return finding("sqli.tautology", score, start, w.end);
     }
-    if ev.comment_end {
-        let natural = comment_is_text(toks, src);
-        if ev.comment_first || ev.app_paren_only(&w) {
-            // `admin'--`: a value, then the rest of the query commented out.
-            let telling =
-                !prefix.is_empty() && !prefix.iter().any(u8::is_ascii_whitespace) && !natural;
-            return finding(
-                "sqli.comment-truncation",
-                if telling { 5 } else { 3 },
-                start,
-                w.end,
-            );
-        }
-        if !natural && (ev.arithmetic || ev.logic || ev.function.is_some()) {
-            return finding("sqli.comment-truncation", 5, start, w.end);
-        }
+    if ev.comment_first || ev.comment_end && ev.app_paren_only(&w) {
+        // `admin'--`: a value, then the rest of the query commented out.
+        let telling = !spaced_prefix && comment_body_short(toks, src);
+        return finding("sqli.comment-truncation", if telling { 5 } else { 3 }, start, w.end);
     }
     if ev.function >= Some(FnClass::Builtin) {
-        return finding("sqli.function-call", 5, start, w.end);
+        return finding("sqli.function-call", if proper { 5 } else { 3 }, start, w.end);
     }
-    if ev.logic || ev.arithmetic || ev.keyword_op || ev.compare {
-        return finding("sqli.string-expression", 3, start, w.end);
+    if ev.logic || ev.arithmetic || ev.keyword_op || ev.function.is_some() {
+        // `A'+'B`, `'DIV'`: an operator between the application's string and the input's.
+        let telling = compact && (!prefix.is_empty() || ev.keyword_op || ev.logic);
+        return finding("sqli.string-expression", if telling { 5 } else { 3 }, start, w.end);
     }
     None
+}
+
+/// Whether the comment that runs to the end holds at most a few characters (`-- -`, `#`,
+/// `--+`), as payload comments do, rather than text.
+fn comment_body_short(toks: &[Token], src: &[u8]) -> bool {
+    let Some(c) = toks.iter().find(|t| t.kind == (Kind::Comment { to_end: true })) else {
+        return true;
+    };
+    let text = src.get(c.start..c.end).unwrap_or(b"");
+    let body = text.strip_prefix(b"--").or_else(|| text.strip_prefix(b"#")).or_else(|| text.strip_prefix(b"/*")).unwrap_or(text);
+    body.iter().filter(|b| !b.is_ascii_whitespace()).count() <= 3
 }
 
 /// Whether the text after the quote continues a URL query string (`15"&PAGE=2`): `&`, a
@@ -318,10 +338,10 @@ fn comment_is_text(toks: &[Token], src: &[u8]) -> bool {
     };
     let text = src.get(c.start..c.end).unwrap_or(b"");
     text.split(|b| !b.is_ascii_alphabetic())
-        .filter(|w| w.len() >= 2)
-        .take(2)
+        .filter(|w| w.len() >= 3)
+        .take(3)
         .count()
-        >= 2
+        >= 3
 }
 
 /// Judge the walks of a value in code position: as a whole value (`1 OR 1=1`) and as text
@@ -332,7 +352,8 @@ fn bare(toks: &[Token], src: &[u8]) -> Option<Finding> {
         .position(|t| !matches!(t.kind, Kind::Comment { .. }))?;
     let mut best = None;
     for state in [State::Operand, State::Operator] {
-        let w = walk(toks, src, first, state);
+        // A value in code position may sit in a list (`ORDER BY <value>`): commas are valid.
+        let w = walk_list(toks, src, first, state);
         let f = judge_bare(&w, toks, src, first, state);
         if f.as_ref().map(|f| f.score) > best.as_ref().map(|f: &Finding| f.score) {
             best = f;
@@ -355,13 +376,13 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
         }
         return statement_start(toks, src, first);
     }
-    if ev.logic && ev.compare {
+    if ev.tautology {
         return finding("sqli.tautology", 5, w.start, w.end);
     }
     if ev.clause && (ev.clause_value || ev.compare || ev.logic) {
         return finding("sqli.clause-injection", 5, w.start, w.end);
     }
-    if ev.subquery {
+    if ev.subquery || ev.case_when {
         return finding("sqli.clause-injection", 5, w.start, w.end);
     }
     let sql_specific = ev.function >= Some(FnClass::Builtin)
@@ -393,6 +414,9 @@ fn strong(w: &Walk, start: usize) -> Option<Finding> {
     let ev = &w.ev;
     if ev.union {
         return finding("sqli.union", 5, start, w.end);
+    }
+    if ev.outfile {
+        return finding("sqli.file-write", 5, start, w.end);
     }
     if ev.stacked {
         return finding("sqli.stacked-query", 5, start, w.end);
@@ -432,11 +456,15 @@ fn statement_start(toks: &[Token], src: &[u8], first: usize) -> Option<Finding> 
                 return None;
             }
             let ev = &w.ev;
-            let numbers = toks
-                .iter()
-                .skip(first)
-                .take(w.accepted)
-                .any(|t| t.kind == Kind::Num);
+            // Numbers, `*`, server variables in the select list: a probe, not a sentence.
+            let numbers = toks.iter().skip(first).take(w.accepted).any(|t| {
+                matches!(t.kind, Kind::Num | Kind::Op(lexer::Op::Star))
+                    || t.kind == Kind::Word
+                        && matches!(
+                            src.get(t.start..t.end).map(<[u8]>::to_ascii_lowercase).as_deref(),
+                            Some(b"current_user" | b"session_user" | b"system_user" | b"user")
+                        )
+            });
             let telling = ev.function.is_some()
                 || ev.system_var
                 || ev.user_var

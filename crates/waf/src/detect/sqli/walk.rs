@@ -56,6 +56,13 @@ pub(crate) struct Evidence {
     pub clause_value: bool,
     /// A comparison after a logic operator was completed with its right operand.
     pub tautology_done: bool,
+    /// `INTO OUTFILE` / `INTO DUMPFILE`: writing a file on the server.
+    pub outfile: bool,
+    /// `CASE WHEN ... THEN`: a conditional only SQL writes this way.
+    pub case_when: bool,
+    /// A logic operator and a comparison in the same list item (`1 OR 1=1`, not
+    /// "do or not do, there is no").
+    pub tautology: bool,
 }
 
 /// The outcome of a walk.
@@ -95,6 +102,16 @@ enum Paren {
 
 /// Walk `toks[from..]` starting in `state`.
 pub(crate) fn walk(toks: &[Token], src: &[u8], from: usize, state: State) -> Walk {
+    walk_in(toks, src, from, state, false)
+}
+
+/// Walk as [`walk`], in a list context (`ORDER BY <value>`, `SELECT <value>`): commas at the
+/// top level are valid.
+pub(crate) fn walk_list(toks: &[Token], src: &[u8], from: usize, state: State) -> Walk {
+    walk_in(toks, src, from, state, true)
+}
+
+fn walk_in(toks: &[Token], src: &[u8], from: usize, state: State, in_list: bool) -> Walk {
     let mut w = Walker {
         toks,
         src,
@@ -103,7 +120,7 @@ pub(crate) fn walk(toks: &[Token], src: &[u8], from: usize, state: State) -> Wal
         parens: Vec::new(),
         ev: Evidence::default(),
         in_select: false,
-        in_list: false,
+        in_list,
         after_logic: false,
         alias_ok: false,
         operators_seen: 0,
@@ -114,6 +131,8 @@ pub(crate) fn walk(toks: &[Token], src: &[u8], from: usize, state: State) -> Wal
                 .is_some_and(|t| matches!(t.kind, Kind::Str { .. })),
         after_case: false,
         pending_clause: false,
+        segment_logic: false,
+        segment_compare: false,
         stopped_at_text: false,
         accepted: 0,
         start: toks.get(from).map_or(0, |t| t.start),
@@ -154,6 +173,9 @@ struct Walker<'t> {
     after_case: bool,
     /// A clause keyword was just read; its value decides `clause_value`.
     pending_clause: bool,
+    /// Logic operator / comparison seen in the current top-level list item.
+    segment_logic: bool,
+    segment_compare: bool,
     stopped_at_text: bool,
     accepted: usize,
     start: usize,
@@ -291,7 +313,14 @@ impl Walker<'_> {
                     .any(|b| *b != b'0');
                 self.became_operand(tok, truthy);
             }
-            Kind::QuotedIdent => self.became_operand(tok, false),
+            Kind::QuotedIdent => {
+                let inner = self.text(tok);
+                let inner = inner.get(1..inner.len().saturating_sub(1)).unwrap_or(b"");
+                if system_catalog(inner) {
+                    self.ev.catalog = true;
+                }
+                self.became_operand(tok, false);
+            }
             Kind::Var { system } => {
                 if system {
                     self.ev.system_var = true;
@@ -318,6 +347,7 @@ impl Walker<'_> {
                 if std::mem::replace(&mut self.after_case, false)
                     && keyword(self.text(tok)) == Kw::CaseArm =>
             {
+                self.ev.case_when = true;
                 self.accept(tok);
             }
             Kind::Op(Op::Minus | Op::Plus | Op::Not) => self.accept(tok),
@@ -404,6 +434,10 @@ impl Walker<'_> {
         }
         self.parens.push(Paren::Call);
         self.call_just_opened = true;
+        // `VERSION()`, `USER()`, `DATABASE()` take no argument; `User(foo)` is not that call.
+        if class == FnClass::Info && self.toks.get(self.i).is_some_and(|t| t.kind != Kind::RParen) {
+            self.ev.function = self.ev.function.filter(|f| *f != FnClass::Info).or(Some(FnClass::Unknown));
+        }
         self.state = State::Operand;
         Ok(())
     }
@@ -423,6 +457,8 @@ impl Walker<'_> {
     }
 
     fn compare(&mut self, tok: Token) {
+        self.segment_compare = true;
+        self.ev.tautology |= self.segment_logic;
         if self.operators_seen == 0 {
             self.ev.compare_first = true;
         }
@@ -440,6 +476,8 @@ impl Walker<'_> {
             Kind::Op(Op::Assign) => self.binary(tok),
             Kind::Op(Op::Logic) => {
                 self.ev.logic = true;
+                self.segment_logic = true;
+                self.ev.tautology |= self.segment_compare;
                 self.binary(tok);
                 self.after_logic = true;
             }
@@ -457,6 +495,10 @@ impl Walker<'_> {
             Kind::Comma => {
                 if self.parens.is_empty() && !self.in_select && !self.in_list {
                     return Err(Stop);
+                }
+                if self.parens.is_empty() {
+                    self.segment_logic = false;
+                    self.segment_compare = false;
                 }
                 self.alias_ok = false;
                 self.accept(tok);
@@ -551,6 +593,8 @@ impl Walker<'_> {
         match kw {
             Kw::Logic => {
                 self.ev.logic = true;
+                self.segment_logic = true;
+                self.ev.tautology |= self.segment_compare;
                 self.binary(tok);
                 self.after_logic = true;
             }
@@ -592,6 +636,7 @@ impl Walker<'_> {
             // MSSQL runs statements of a batch without `;`: `' insert into users values(..)--`.
             Kw::Statement(stmt) if statement_shape(self.toks, self.src, self.i, stmt) => {
                 self.ev.stacked = true;
+                self.accept(tok);
                 self.i = self.toks.len();
                 self.end = self.toks.last().map_or(self.end, |t| t.end);
             }
@@ -602,6 +647,7 @@ impl Walker<'_> {
                 if let Some(t) = self.toks.get(self.i).copied() {
                     let w = self.text(t);
                     if w.eq_ignore_ascii_case(b"outfile") || w.eq_ignore_ascii_case(b"dumpfile") {
+                        self.ev.outfile = true;
                         self.accept(t);
                     }
                 }
@@ -803,7 +849,11 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
             } else if h("handler") {
                 plain(0) && word_is(1, &["open", "read"])
             } else if h("begin") {
-                ends(0) || word_is(0, &["tran", "transaction", "declare"])
+                ends(0)
+                    || word_is(0, &["tran", "transaction", "declare"])
+                    || kind(0) == Some(Kind::Word) && matches!(keyword(text(0)), Kw::Statement(_))
+            } else if h("while") {
+                matches!(kind(0), Some(Kind::Num | Kind::LParen | Kind::Var { .. }))
             } else {
                 // PRINT: MSSQL output of an expression.
                 matches!(kind(0), Some(Kind::Var { .. }))

@@ -283,3 +283,37 @@ impl Identity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::service::{IdentityConfig, LockoutPolicy};
+    use crate::store::StoreLocation;
+
+    #[tokio::test]
+    async fn delays_grow_with_failures_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = IdentityConfig::new(
+            StoreLocation::Sqlite(dir.path().join("identity.sqlite")),
+            dir.path().to_path_buf(),
+            "https://wardgate.test",
+        );
+        config.lockout = LockoutPolicy::default();
+        config.events = Some(std::sync::Arc::new(
+            crate::events::JsonLinesSink::open(dir.path(), false).unwrap(),
+        ));
+        let identity = crate::Identity::open(config).await.unwrap();
+        let delays: Vec<Duration> = (0..10).map(|n| identity.delay_for(n)).collect();
+        assert_eq!(
+            delays[..3],
+            [Duration::ZERO; 3],
+            "the first failures are free"
+        );
+        assert_eq!(delays[3], Duration::from_millis(250));
+        assert_eq!(delays[4], Duration::from_millis(500));
+        assert_eq!(delays[5], Duration::from_secs(1));
+        assert_eq!(delays[9], Duration::from_secs(8), "capped");
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+    }
+}

@@ -225,3 +225,111 @@ async fn errors_are_oauth_json_on_oauth_endpoints_and_operation_outcomes_elsewhe
         "no internals"
     );
 }
+
+fn bearer_post(path: &str, token: &str, body: &str) -> Request<Bytes> {
+    Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn step_up_and_break_glass_over_http() {
+    let h = common::sqlite().await;
+    h.user("dr.step", &["physician"], &["emergency"]).await;
+    let tokens = h
+        .login("dr.step", &wardgate_identity::TokenRequest::default())
+        .await;
+
+    // Step-up: a fresh auth_time for a sensitive action, the old session revoked.
+    h.identity.clock().advance(20 * 60);
+    let stale = h.identity.verify_access_token(&tokens.access_token, None);
+    assert!(stale.is_err(), "the 5-minute token has expired by now");
+    let refreshed = h
+        .identity
+        .refresh(
+            tokens.refresh_token.as_deref().unwrap(),
+            &wardgate_identity::TokenRequest::default(),
+        )
+        .await
+        .unwrap();
+    let before = h
+        .identity
+        .verify_access_token(&refreshed.access_token, None)
+        .unwrap();
+    assert!(
+        h.identity.now() - before.auth_time >= 20 * 60,
+        "refresh keeps the login's auth_time"
+    );
+    let code = h.code("dr.step").await;
+    let r = h
+        .identity
+        .handle(
+            bearer_post(
+                "/auth/step-up",
+                &refreshed.access_token,
+                &format!("code={code}"),
+            ),
+            &ctx(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let stepped = json(&r)["access_token"].as_str().unwrap().to_owned();
+    let after = h.identity.verify_access_token(&stepped, None).unwrap();
+    assert!(h.identity.now() - after.auth_time < 5);
+    assert!(
+        h.identity
+            .verify_access_token(&refreshed.access_token, None)
+            .is_err()
+    );
+    // The same code cannot step up twice.
+    let again = h
+        .identity
+        .handle(
+            bearer_post("/auth/step-up", &stepped, &format!("code={code}")),
+            &ctx(),
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+
+    // Break-the-glass over HTTP, then its end.
+    h.next_totp_step();
+    let code = h.code("dr.step").await;
+    let r = h
+        .identity
+        .handle(
+            bearer_post(
+                "/auth/break-glass",
+                &stepped,
+                &format!("reason=trauma+call&patient=pt-7&code={code}"),
+            ),
+            &ctx(),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(r.body())
+    );
+    let emergency = json(&r)["access_token"].as_str().unwrap().to_owned();
+    let p = h
+        .identity
+        .verify_access_token(&emergency, Some("pharmacy"))
+        .unwrap();
+    assert_eq!(
+        p.break_glass.as_ref().and_then(|g| g.patient.as_deref()),
+        Some("pt-7")
+    );
+    let r = h
+        .identity
+        .handle(bearer_post("/auth/break-glass/end", &emergency, ""), &ctx())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        h.identity
+            .verify_access_token(&emergency, Some("pharmacy"))
+            .is_err()
+    );
+}

@@ -51,7 +51,40 @@ pub struct DeviceRecord {
     pub revoked: Option<String>,
 }
 
+/// Where a device certificate stands today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Neither revoked nor expired.
+    Valid,
+    /// Past its end of validity.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl DeviceStatus {
+    /// The word `wardgate cert list` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Valid => "valid",
+            DeviceStatus::Expired => "expired",
+            DeviceStatus::Revoked => "revoked",
+        }
+    }
+}
+
 impl DeviceRecord {
+    /// Valid, expired or revoked, now.
+    pub fn status(&self) -> DeviceStatus {
+        if self.revoked.is_some() {
+            DeviceStatus::Revoked
+        } else if self.is_active(OffsetDateTime::now_utc()) {
+            DeviceStatus::Valid
+        } else {
+            DeviceStatus::Expired
+        }
+    }
+
     /// Whether the certificate is neither revoked nor expired at `now`.
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
         self.revoked.is_none()

@@ -1,6 +1,7 @@
 //! Issuing certificates from the hospital CA: device (client) and server certificates.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
@@ -11,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::PkiError;
 use crate::ca::HospitalCa;
+use crate::files::write_atomically;
 use crate::identity::CertificateFingerprint;
 
 /// The longest validity a device certificate may have, in days (the CA/Browser Forum's old
@@ -42,6 +44,20 @@ impl std::fmt::Debug for IssuedCertificate {
             .field("serial", &self.serial)
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
+    }
+}
+
+impl IssuedCertificate {
+    /// Writes `NAME.pem` and `NAME-key.pem` (mode 0600) into `out_dir`, creating it if
+    /// needed, and returns their paths (certificate, key).
+    pub fn write_files(&self, out_dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), PkiError> {
+        check_device_name(name)?;
+        std::fs::create_dir_all(out_dir).map_err(|e| PkiError::io(out_dir, e))?;
+        let certificate = out_dir.join(format!("{name}.pem"));
+        let key = out_dir.join(format!("{name}-key.pem"));
+        write_atomically(&key, self.private_key_pem.as_bytes(), true)?;
+        write_atomically(&certificate, self.certificate_pem.as_bytes(), false)?;
+        Ok((certificate, key))
     }
 }
 

@@ -26,7 +26,9 @@ mod server;
 pub use ca::{CA_CERT_FILE, CA_KEY_FILE, HospitalCa};
 pub use files::{DATA_ENV, DEFAULT_DATA_DIR, create_data_dir, data_dir};
 pub use identity::{CertificateFingerprint, DeviceIdentity};
-pub use inventory::{CRL_FILE, DeviceRecord, INVENTORY_FILE, Inventory, RevocationList};
+pub use inventory::{
+    CRL_FILE, DeviceRecord, DeviceStatus, INVENTORY_FILE, Inventory, RevocationList,
+};
 pub use issue::{IssuedCertificate, MAX_DEVICE_DAYS, check_device_name, check_zone_name};
 pub use server::{SERVER_CERT_FILE, SERVER_KEY_FILE, ServerFiles, ensure_server_certificate};
 

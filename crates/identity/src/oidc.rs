@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use sha2::Digest;
 use tokio::sync::Mutex;
 
 use crate::auth_error::AuthError;
@@ -29,11 +30,26 @@ struct CachedJwks {
     fetched_at: i64,
 }
 
-/// The JWKS caches of the trusted issuers.
+/// The most verified external tokens remembered (as for wardgate's own tokens).
+const VERIFIED_CAPACITY: usize = 50_000;
+
+/// The JWKS caches of the trusted issuers, and the external tokens already verified.
 #[derive(Default)]
 pub struct ExternalIssuers {
     cache: Mutex<HashMap<String, CachedJwks>>,
     last_attempt: Mutex<HashMap<String, i64>>,
+    /// SHA-256 of a verified token -> (its principal, its expiry): a token is verified and
+    /// mapped once, not on every request. Cleared when the policy (the mapping) changes.
+    verified: std::sync::RwLock<HashMap<[u8; 32], (Principal, i64)>>,
+}
+
+impl ExternalIssuers {
+    /// Forget verified tokens (the role mapping changed).
+    pub(crate) fn forget_verified(&self) {
+        if let Ok(mut verified) = self.verified.write() {
+            verified.clear();
+        }
+    }
 }
 
 async fn load(source: &JwksSource) -> Result<JwkSet, String> {
@@ -143,6 +159,35 @@ impl Identity {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed.into());
         }
+        let now = self.now();
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Ok(verified) = self.inner.external.verified.read()
+            && let Some((principal, exp)) = verified.get(&digest)
+        {
+            return if exp + 30 <= now {
+                Err(TokenError::Expired.into())
+            } else {
+                Ok(principal.clone())
+            };
+        }
+        let (principal, exp) = self.verify_external_uncached(token, now).await?;
+        if let Ok(mut verified) = self.inner.external.verified.write() {
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.retain(|_, (_, e)| *e + 30 > now);
+                if verified.len() >= VERIFIED_CAPACITY {
+                    verified.clear();
+                }
+            }
+            verified.insert(digest, (principal.clone(), exp));
+        }
+        Ok(principal)
+    }
+
+    async fn verify_external_uncached(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(Principal, i64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !matches!(
             header.alg,
@@ -175,7 +220,6 @@ impl Identity {
             return Err(TokenError::UnknownKey.into());
         }
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let now = self.now();
         let (key, key_alg) = self.inner.external.key(trusted, kid, now).await?;
         if key_alg.is_some_and(|a| a != header.alg) {
             return Err(TokenError::Algorithm.into());
@@ -195,7 +239,7 @@ impl Identity {
         if exp + 30 <= now {
             return Err(TokenError::Expired.into());
         }
-        Ok(self.map_external(trusted, &claims))
+        Ok((self.map_external(trusted, &claims), exp))
     }
 
     fn map_external(&self, trusted: &TrustedIssuer, claims: &Map<String, Value>) -> Principal {

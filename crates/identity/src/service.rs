@@ -306,6 +306,8 @@ impl Identity {
         if let Ok(mut slot) = self.inner.policy.write() {
             *slot = Arc::new(policy);
         }
+        // External principals were mapped under the old policy's role maps.
+        self.inner.external.forget_verified();
     }
 
     /// This node's view of recent revocations (what every request is checked against).

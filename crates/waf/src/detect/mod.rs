@@ -210,6 +210,83 @@ pub fn detect(input: &Input<'_>, findings: &mut Vec<Finding>) {
     }
 }
 
+/// One detector, to run alone (`wardgate waf explain`, fuzzing, benchmarks per detector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Detector {
+    /// SQL injection (the SQL tokeniser and grammar walk).
+    Sqli,
+    /// Cross-site scripting in a request value (HTML and JavaScript tokenisers).
+    Xss,
+    /// Markup that executes, as judged in clinical free text.
+    ClinicalMarkup,
+    /// The FHIR narrative rules.
+    Narrative,
+    /// OS command and code injection (the shell tokeniser).
+    Shell,
+    /// Path traversal and file inclusion.
+    Lfi,
+    /// Server-side template injection and server-side includes.
+    Template,
+    /// Log4Shell lookups.
+    Log4Shell,
+    /// NoSQL operators in a value.
+    Nosql,
+    /// LDAP filter injection.
+    Ldap,
+    /// XPath injection.
+    Xpath,
+    /// XML external entities in a whole document.
+    Xxe,
+    /// SSRF in a parameter value.
+    Ssrf,
+    /// CRLF and mail command injection in a URL or header value.
+    Crlf,
+    /// Scanner User-Agent names.
+    Scanner,
+}
+
+impl Detector {
+    /// Every detector.
+    pub const ALL: [Detector; 15] = [
+        Detector::Sqli,
+        Detector::Xss,
+        Detector::ClinicalMarkup,
+        Detector::Narrative,
+        Detector::Shell,
+        Detector::Lfi,
+        Detector::Template,
+        Detector::Log4Shell,
+        Detector::Nosql,
+        Detector::Ldap,
+        Detector::Xpath,
+        Detector::Xxe,
+        Detector::Ssrf,
+        Detector::Crlf,
+        Detector::Scanner,
+    ];
+}
+
+/// Run one detector on a value at a paranoia level; push what it finds.
+pub fn detect_with(detector: Detector, value: &str, paranoia: u8, findings: &mut Vec<Finding>) {
+    match detector {
+        Detector::Sqli => sqli::detect(value, findings),
+        Detector::Xss => xss::detect(value, xss::Scope::Full, findings),
+        Detector::ClinicalMarkup => xss::detect(value, xss::Scope::Markup, findings),
+        Detector::Narrative => xss::narrative(value, findings),
+        Detector::Shell => shell::detect(value, findings),
+        Detector::Lfi => lfi::detect(value, lfi::Shape::Value, paranoia, findings),
+        Detector::Template => template::detect(value, findings),
+        Detector::Log4Shell => log4shell::detect(value, findings),
+        Detector::Nosql => nosql::value(value, findings),
+        Detector::Ldap => ldap::detect(value, findings),
+        Detector::Xpath => xpath::detect(value, findings),
+        Detector::Xxe => xxe::detect(value, true, findings),
+        Detector::Ssrf => ssrf::detect(value, ssrf::Reach::Parameter, paranoia, findings),
+        Detector::Crlf => crlf::detect(value, crlf::Strictness::AnyHeader, findings),
+        Detector::Scanner => scanner::user_agent(value, findings),
+    }
+}
+
 /// Which detectors a header gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderSet {

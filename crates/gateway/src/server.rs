@@ -16,7 +16,7 @@ use wardgate_policy::{Diagnostic, PolicyHandle, ReloadEvent, ReloadOutcome};
 use crate::department::DepartmentService;
 use crate::metrics::GatewayMetrics;
 use crate::record::ExchangeLog;
-use crate::upstream::Upstreams;
+use crate::upstream::{Upstreams, upstream_tls};
 
 /// What every connection and exchange shares.
 pub(crate) struct Shared {
@@ -48,6 +48,8 @@ pub struct GatewayOptions {
     pub exchange_log: ExchangeLog,
     /// How long in-flight exchanges may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// CAs trusted for `https://` upstreams besides the public web roots (the hospital CA).
+    pub upstream_cas: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 /// The gateway.
@@ -62,7 +64,10 @@ impl Gateway {
         let metrics = Arc::new(GatewayMetrics::new());
         metrics.policy_applied(active.version);
         let shared = Arc::new(Shared {
-            upstreams: Upstreams::new(&active.policy.upstream),
+            upstreams: Upstreams::new(
+                &active.policy.upstream,
+                upstream_tls(&options.upstream_cas)?,
+            ),
             policy: options.policy,
             rate_limits: options.rate_limits,
             departments: options.departments,

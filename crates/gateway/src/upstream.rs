@@ -9,12 +9,15 @@ use arc_swap::ArcSwap;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_pki_types::CertificateDer;
 use wardgate_policy::UpstreamSettings;
 
 use crate::body::{BodyProgress, GuardedBody};
+use crate::error::GatewayError;
 
 /// Why forwarding failed.
 #[derive(Debug)]
@@ -27,17 +30,45 @@ pub enum ForwardError {
     Body,
 }
 
-type HttpClient = Client<HttpConnector, GuardedBody>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, GuardedBody>;
 
 /// The pooled client towards every upstream, rebuilt when the policy changes its settings.
 pub struct Upstreams {
     current: ArcSwap<(UpstreamSettings, HttpClient)>,
+    tls: Arc<rustls::ClientConfig>,
 }
 
-fn build_client(settings: &UpstreamSettings) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(settings.connect_timeout));
-    connector.set_nodelay(true);
+/// TLS towards `https://` upstreams: the hospital CAs given plus the public web roots.
+pub fn upstream_tls(
+    hospital_cas: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, GatewayError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for ca in hospital_cas {
+        roots
+            .add(ca.clone())
+            .map_err(|e| GatewayError::Tls(format!("upstream CA: {e}")))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| GatewayError::Tls(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn build_client(settings: &UpstreamSettings, tls: &Arc<rustls::ClientConfig>) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(settings.connect_timeout));
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(rustls::ClientConfig::clone(tls))
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
@@ -48,9 +79,11 @@ fn build_client(settings: &UpstreamSettings) -> HttpClient {
 
 impl Upstreams {
     /// A pool with the policy's settings.
-    pub fn new(settings: &UpstreamSettings) -> Self {
+    pub fn new(settings: &UpstreamSettings, tls: Arc<rustls::ClientConfig>) -> Self {
+        let client = build_client(settings, &tls);
         Upstreams {
-            current: ArcSwap::from_pointee((*settings, build_client(settings))),
+            current: ArcSwap::from_pointee((*settings, client)),
+            tls,
         }
     }
 
@@ -59,7 +92,7 @@ impl Upstreams {
         if current.0 == *settings {
             return current.1.clone();
         }
-        let client = build_client(settings);
+        let client = build_client(settings, &self.tls);
         self.current.store(Arc::new((*settings, client.clone())));
         client
     }
@@ -73,11 +106,6 @@ impl Upstreams {
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
     ) -> Result<Response<Incoming>, ForwardError> {
-        if base.scheme() != Some(&http::uri::Scheme::HTTP) {
-            return Err(ForwardError::Unavailable(format!(
-                "upstream scheme of {base} is not supported yet (only http)"
-            )));
-        }
         *request.uri_mut() = upstream_uri(base, request.uri())?;
         *request.version_mut() = Version::HTTP_11;
         rewrite_request_headers(request.headers_mut(), forwarding);

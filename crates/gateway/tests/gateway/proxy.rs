@@ -169,3 +169,32 @@ async fn unknown_and_abnormal_paths_are_404() {
     }
     assert_eq!(gateway.upstream.seen(), 0);
 }
+
+#[tokio::test]
+async fn https_upstreams_are_verified_against_the_hospital_ca() {
+    // The TLS upstream has a certificate from the hospital CA (trusted for upstreams); one
+    // from a stranger's CA is refused with 502 before any request reaches it.
+    let pki = crate::support::TestPki::new();
+    let trusted = crate::support::Upstream::start_tls(&pki).await;
+    let stranger = crate::support::Upstream::start_tls(&crate::support::TestPki::new()).await;
+    let extra = format!(
+        "[departments.imaging]\nprefix = \"/imaging/\"\nupstream = \"https://localhost:{}\"\n\
+         [departments.outside]\nprefix = \"/outside/\"\nupstream = \"https://localhost:{}\"\n",
+        trusted.addr.port(),
+        stranger.addr.port()
+    );
+    let gateway = TestGateway::start_with_pki(&extra, None, pki).await;
+    let mut client = gateway.client(b"http/1.1").await;
+    let answer = client.get("/imaging/dicom-web/studies").await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["uri"], "/dicom-web/studies");
+    let refused = client.get("/outside/fhir/Patient").await;
+    assert_eq!(refused.status, 502);
+    assert_eq!(refused.outcome_code(), "wardgate.upstream.unavailable");
+    assert_eq!(stranger.seen(), 0);
+}

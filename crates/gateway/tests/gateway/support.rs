@@ -98,6 +98,24 @@ pub struct Upstream {
 
 impl Upstream {
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// The same upstream over TLS, with a certificate from `pki`.
+    pub async fn start_tls(pki: &TestPki) -> Self {
+        let material = pki.material();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(material.certificate_chain, material.private_key)
+        .unwrap();
+        Self::serve(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -108,14 +126,27 @@ impl Upstream {
                     return;
                 };
                 let counter = Arc::clone(&counter);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         counter.fetch_add(1, Ordering::SeqCst);
                         upstream_answer(request)
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         });
@@ -284,6 +315,14 @@ impl TestGateway {
     }
 
     pub async fn start_with(extra: &str, departments: Option<Arc<dyn DepartmentService>>) -> Self {
+        Self::start_with_pki(extra, departments, TestPki::new()).await
+    }
+
+    pub async fn start_with_pki(
+        extra: &str,
+        departments: Option<Arc<dyn DepartmentService>>,
+        pki: TestPki,
+    ) -> Self {
         let upstream = Upstream::start().await;
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("exchanges.jsonl");
@@ -293,7 +332,6 @@ impl TestGateway {
             Ok(policy) => policy,
             Err(diagnostics) => panic!("test policy invalid: {diagnostics:#?}"),
         };
-        let pki = TestPki::new();
         let tls = wardgate_gateway::server_config(pki.material(), TlsVersion::Tls12).unwrap();
         let store: Arc<dyn RateLimitStore> = Arc::new(MemoryRateLimitStore::default());
         let sink = policy.current().policy.audit.log.clone();
@@ -307,6 +345,7 @@ impl TestGateway {
             departments,
             exchange_log: ExchangeLog::open(&sink).unwrap(),
             drain_timeout: Duration::from_secs(5),
+            upstream_cas: vec![pki.ca_der.clone()],
         })
         .unwrap();
         TestGateway {

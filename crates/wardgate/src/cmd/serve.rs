@@ -95,7 +95,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data folder {}", args.data.display()))?;
 
     let active = policy.current();
-    let (tls, trust_hint) = tls_for(&active.policy, &args.data)?;
+    let (tls, trust_hint, hospital_ca) = tls_for(&active.policy, &args.data)?;
+    let upstream_cas = match &hospital_ca {
+        Some(path) => read_certificates(path)?,
+        None => Vec::new(),
+    };
     let public_addr = args.listen.unwrap_or(active.policy.listen.public);
     let admin_addr = args.admin.unwrap_or(active.policy.listen.admin);
     let public = tokio::net::TcpListener::bind(public_addr)
@@ -125,6 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         departments,
         exchange_log,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        upstream_cas,
     })?;
     print_banner(&gateway, &trust_hint);
 
@@ -145,12 +150,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The rustls configuration, the CA file a client should trust (if ours), and the hospital
+/// CA file (trusted for device certificates and `https://` upstreams).
+type TlsSetup = (Arc<rustls::ServerConfig>, Option<PathBuf>, Option<PathBuf>);
+
 /// The server certificate from the policy, or the development CA's in the data folder.
-/// Returns the rustls configuration and the CA file a client should trust (if ours).
-fn tls_for(
-    policy: &Policy,
-    data: &Path,
-) -> anyhow::Result<(Arc<rustls::ServerConfig>, Option<PathBuf>)> {
+fn tls_for(policy: &Policy, data: &Path) -> anyhow::Result<TlsSetup> {
     let (certificate, key, ca_hint, development_ca) =
         match (&policy.tls.certificate, &policy.tls.private_key) {
             (Some(certificate), Some(key)) => (certificate.clone(), key.clone(), None, None),
@@ -173,7 +178,21 @@ fn tls_for(
         };
     let client_ca = policy.tls.client_ca.clone().or(development_ca);
     let material = TlsMaterial::from_pem_files(&certificate, &key, client_ca.as_deref())?;
-    Ok((server_config(material, policy.tls.min_version)?, ca_hint))
+    Ok((
+        server_config(material, policy.tls.min_version)?,
+        ca_hint,
+        client_ca,
+    ))
+}
+
+/// The certificates of a PEM file.
+fn read_certificates(
+    path: &Path,
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading the CA certificates in {}", path.display()))
 }
 
 /// The built-in department services of the departments the policy serves `builtin`.
@@ -286,7 +305,7 @@ async fn wait_for_signals(
                 tracing::info!("SIGHUP: reloading the policy and certificates");
                 let _ = gateway.reload(policy_path);
                 match tls_for(&gateway.policy().current().policy, data) {
-                    Ok((tls, _)) => gateway.set_tls(tls),
+                    Ok((tls, _, _)) => gateway.set_tls(tls),
                     Err(error) => tracing::error!(%error, "certificates not reloaded; the previous ones stay"),
                 }
             }

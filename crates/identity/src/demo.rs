@@ -3,7 +3,6 @@
 use zeroize::Zeroizing;
 
 use crate::accounts::{AccountError, NewUser};
-use crate::policy::DEFAULT_DEPARTMENTS;
 use crate::service::Identity;
 
 /// One demo account, with what its user needs to log in.
@@ -47,7 +46,6 @@ impl Identity {
                 if access.departments.iter().any(|x| x == "record") && d[0] != "record" {
                     d.push("record".to_owned());
                 }
-                d.retain(|x| DEFAULT_DEPARTMENTS.contains(&x.as_str()) || policy.has_department(x));
                 d
             };
             let name = format!("demo.{}", role.replace('_', "-"));

@@ -25,6 +25,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Validate the policy file: every error with its line, column and what to write instead.
     Check(cmd::check::CheckArgs),
+    /// The hospital CA: issue, list and revoke device certificates; show how to trust the CA.
+    Cert(cmd::cert::CertArgs),
     /// Show and rotate the encryption keys of the built-in departments.
     Keys(cmd::keys::KeysArgs),
     /// Run the inspection engine offline: scan corpora, explain a verdict.
@@ -41,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => cmd::version::run(),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Cert(args) => cmd::cert::run(args),
         Command::Keys(args) => cmd::keys::run(args),
         Command::Waf(args) => cmd::waf::run(args),
         Command::User(args) => cmd::user::run(args),

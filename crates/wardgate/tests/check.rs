@@ -3,29 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A fresh folder for one test, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("wardgate-check-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `name` in `dir`.
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn wardgate(args: &[&str], dir: &Path) -> Output {
@@ -43,9 +25,13 @@ fn stdout(output: &Output) -> String {
 
 #[test]
 fn the_default_policy_passes() {
-    let scratch = Scratch::new("default");
-    scratch.write("wardgate.toml", wardgate_policy::DEFAULT_POLICY);
-    let output = wardgate(&["check"], &scratch.0);
+    let scratch = tempfile::tempdir().unwrap();
+    write(
+        scratch.path(),
+        "wardgate.toml",
+        wardgate_policy::DEFAULT_POLICY,
+    );
+    let output = wardgate(&["check"], scratch.path());
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert_eq!(
         stdout(&output),
@@ -55,8 +41,9 @@ fn the_default_policy_passes() {
 
 #[test]
 fn every_error_is_printed_with_its_place_and_help_and_the_exit_code_is_1() {
-    let scratch = Scratch::new("errors");
-    let path = scratch.write(
+    let scratch = tempfile::tempdir().unwrap();
+    let path = write(
+        scratch.path(),
         "hospital.toml",
         "version = 1\n\
          [limits]\n\
@@ -65,7 +52,10 @@ fn every_error_is_printed_with_its_place_and_help_and_the_exit_code_is_1() {
          zones = [\"clinicl\"]\n\
          [zones.clinical]\n",
     );
-    let output = wardgate(&["check", "--config", path.to_str().unwrap()], &scratch.0);
+    let output = wardgate(
+        &["check", "--config", path.to_str().unwrap()],
+        scratch.path(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     let file = path.display().to_string();
@@ -90,11 +80,15 @@ fn every_error_is_printed_with_its_place_and_help_and_the_exit_code_is_1() {
 
 #[test]
 fn the_config_comes_from_the_environment_when_not_given() {
-    let scratch = Scratch::new("env");
-    let path = scratch.write("elsewhere.toml", "version = 1\n[departments.emergency]\n");
+    let scratch = tempfile::tempdir().unwrap();
+    let path = write(
+        scratch.path(),
+        "elsewhere.toml",
+        "version = 1\n[departments.emergency]\n",
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_wardgate"))
         .arg("check")
-        .current_dir(&scratch.0)
+        .current_dir(scratch.path())
         .env("WARDGATE_CONFIG", &path)
         .output()
         .unwrap();
@@ -104,8 +98,8 @@ fn the_config_comes_from_the_environment_when_not_given() {
 
 #[test]
 fn a_missing_file_is_an_error_that_says_what_to_do() {
-    let scratch = Scratch::new("missing");
-    let output = wardgate(&["check"], &scratch.0);
+    let scratch = tempfile::tempdir().unwrap();
+    let output = wardgate(&["check"], scratch.path());
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
@@ -120,12 +114,13 @@ fn a_missing_file_is_an_error_that_says_what_to_do() {
 
 #[test]
 fn warnings_are_printed_but_do_not_fail_and_effective_shows_the_json() {
-    let scratch = Scratch::new("warnings");
-    scratch.write(
+    let scratch = tempfile::tempdir().unwrap();
+    write(
+        scratch.path(),
         "wardgate.toml",
         "version = 1\n[listen]\nadmin = \"0.0.0.0:9443\"\n[departments.emergency]\n",
     );
-    let output = wardgate(&["check", "--effective"], &scratch.0);
+    let output = wardgate(&["check", "--effective"], scratch.path());
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     assert!(

@@ -158,9 +158,15 @@ async fn run_async(args: KeysArgs) -> anyhow::Result<()> {
                     "key", "id", "state", "master", "rows"
                 );
                 for key in status(store.as_ref()).await? {
+                    // Index keys seal no rows: they make blind tokens.
+                    let rows = if key.purpose == "data" {
+                        key.rows.to_string()
+                    } else {
+                        "-".to_owned()
+                    };
                     println!(
                         "  {:<6} {:>3}  {:<9} {:<17} {:>8}  {}",
-                        key.purpose, key.key_id, key.state, key.master_id, key.rows, key.created_at
+                        key.purpose, key.key_id, key.state, key.master_id, rows, key.created_at
                     );
                 }
             }

@@ -16,6 +16,7 @@ use wardgate_fhir::rest::{Interaction, classify};
 
 use super::interactions::{self, Opened, Prepared};
 use super::resource::{ResourceDoc, json_depth};
+use super::searching;
 use super::{BundleOut, EntryOut, FhirContext, FhirError, fhir_response, raw, search};
 
 #[derive(Deserialize)]
@@ -488,7 +489,7 @@ async fn plan_entry(
         Interaction::Create => {
             let doc = doc()?;
             if let Some(condition) = &request.if_none_exist {
-                let found = interactions::find_matches(
+                let found = searching::find_matches(
                     ctx,
                     &rtype,
                     &search::parse_pairs(condition_query(condition)),
@@ -518,7 +519,7 @@ async fn plan_entry(
         Interaction::Update => {
             let mut doc = doc()?;
             let id = if request_kind.conditional {
-                let found = interactions::find_matches(ctx, &rtype, &pairs).await?;
+                let found = searching::find_matches(ctx, &rtype, &pairs).await?;
                 match single(found, "update")? {
                     Some(opened) => opened.id,
                     None => doc
@@ -561,7 +562,7 @@ async fn plan_entry(
         Interaction::Delete => {
             let id = if request_kind.conditional {
                 single(
-                    interactions::find_matches(ctx, &rtype, &pairs).await?,
+                    searching::find_matches(ctx, &rtype, &pairs).await?,
                     "delete",
                 )?
                 .map(|o| o.id)
@@ -629,7 +630,7 @@ async fn collect_conditional_references(
         if !ctx.serves(rtype) {
             continue;
         }
-        let matches = interactions::find_matches(ctx, rtype, &search::parse_pairs(query)).await?;
+        let matches = searching::find_matches(ctx, rtype, &search::parse_pairs(query)).await?;
         match matches.as_slice() {
             [one] => {
                 references.insert(reference.to_owned(), format!("{rtype}/{}", one.id));

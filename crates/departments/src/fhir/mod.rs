@@ -14,6 +14,7 @@ pub mod params;
 pub mod resource;
 mod response;
 pub mod search;
+mod searching;
 
 use std::sync::Arc;
 
@@ -286,7 +287,7 @@ async fn dispatch(
                 // POST _search carries its parameters form-encoded in the body.
                 pairs.extend(search::parse_pairs(&String::from_utf8_lossy(&body)));
             }
-            interactions::search_type(&ctx, rtype, &pairs).await
+            searching::search_type(&ctx, rtype, &pairs).await
         }
         Interaction::SearchCompartment => {
             let Some((ctype, cid)) = &request.compartment else {
@@ -304,13 +305,13 @@ async fn dispatch(
                 "subject"
             };
             pairs.push((name.to_owned(), format!("Patient/{cid}")));
-            interactions::search_type(&ctx, rtype, &pairs).await
+            searching::search_type(&ctx, rtype, &pairs).await
         }
         Interaction::HistoryInstance => {
-            interactions::history(&ctx, Some(rtype), Some(id), &pairs).await
+            searching::history(&ctx, Some(rtype), Some(id), &pairs).await
         }
-        Interaction::HistoryType => interactions::history(&ctx, Some(rtype), None, &pairs).await,
-        Interaction::HistorySystem => interactions::history(&ctx, None, None, &pairs).await,
+        Interaction::HistoryType => searching::history(&ctx, Some(rtype), None, &pairs).await,
+        Interaction::HistorySystem => searching::history(&ctx, None, None, &pairs).await,
         Interaction::Batch => {
             check_content_type(headers)?;
             bundle::batch_or_transaction(&ctx, &body).await

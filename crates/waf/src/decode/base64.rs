@@ -13,13 +13,20 @@ pub fn decode_printable(value: &str) -> Option<String> {
     if !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) {
         return None;
     }
-    let decoded = decode(bytes)?;
+    // Give up at the first control byte: most values that are not Base64 fail within a few
+    // characters, before the whole value is decoded.
+    let decoded = decode_with(bytes, |b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))?;
     let text = String::from_utf8(decoded).ok()?;
     is_printable(&text).then_some(text)
 }
 
 /// Decode standard or URL-safe Base64 with optional padding; `None` on any other character.
 pub fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
+    decode_with(bytes, |_| true)
+}
+
+/// Decode, stopping with `None` at the first byte `keep` refuses.
+fn decode_with(bytes: &[u8], keep: impl Fn(u8) -> bool) -> Option<Vec<u8>> {
     let unpadded = bytes
         .strip_suffix(b"==")
         .or(bytes.strip_suffix(b"="))
@@ -35,7 +42,11 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            let byte = (acc >> bits) as u8;
+            if !keep(byte) {
+                return None;
+            }
+            out.push(byte);
             acc &= (1 << bits) - 1;
         }
     }

@@ -145,9 +145,8 @@ pub fn variants<'v>(
         let normal = text::normalise_text(&decoded);
         anomalies.nul_byte |= normal.had_nul;
         let bytes = normal.text.as_bytes();
-        let wants_path = options.path_like
-            || memchr::memmem::find(bytes, b"..").is_some()
-            || memchr::memchr(b'\\', bytes).is_some();
+        let wants_path =
+            options.path_like || has_double_dot(bytes) || memchr::memchr(b'\\', bytes).is_some();
         match (normal.text, wants_path) {
             (Cow::Borrowed(t), true) => match path::normalise_path(t) {
                 Cow::Owned(p) => Some(p),
@@ -200,12 +199,27 @@ fn push_distinct(
     });
 }
 
+fn has_double_dot(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'.', bytes).any(|i| bytes.get(i + 1) == Some(&b'.'))
+}
+
+/// Base64 of text mixes upper case, lower case and digits (or `+` `/`); words and codes
+/// rarely do, so they are not decoded at all.
 fn looks_like_base64(value: &str) -> bool {
-    value.len() >= base64::MIN_LEN
-        && value.len() <= base64::MAX_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='))
+    if !(base64::MIN_LEN..=base64::MAX_LEN).contains(&value.len()) {
+        return false;
+    }
+    let (mut upper, mut lower, mut other) = (false, false, false);
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' => upper = true,
+            b'a'..=b'z' => lower = true,
+            b'0'..=b'9' | b'+' | b'/' | b'-' | b'_' => other = true,
+            b'=' => {}
+            _ => return false,
+        }
+    }
+    upper && lower && other
 }
 
 /// Apply every decoder until the value no longer changes (at most [`MAX_ROUNDS`] rounds).

@@ -58,6 +58,14 @@ fn format<'a>(content_type: Option<&'a str>, body: &[u8]) -> Format<'a> {
     }
 }
 
+/// Bytes as text: borrowed when UTF-8 (the fast, common case), U+FFFD for invalid bytes.
+pub(super) fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Whether bytes are a binary format (by magic number) or not text at all.
 pub(super) fn looks_binary(bytes: &[u8]) -> bool {
     const MAGIC: &[&[u8]] = &[
@@ -95,13 +103,13 @@ impl Inspection<'_> {
         }
         match format(request.content_type(), request.body) {
             Format::Form => {
-                let text = String::from_utf8_lossy(request.body);
+                let text = text_of(request.body);
                 let search = fhir.filter(|f| f.is_search());
                 self.pairs(&text, search, Kinds::FORM);
             }
             Format::Multipart(boundary) => self.multipart(request.body, boundary),
             Format::Json { declared } => {
-                let text = String::from_utf8_lossy(request.body);
+                let text = text_of(request.body);
                 if !json_body::inspect(self, &text, fhir) {
                     if declared {
                         self.protocol(Place::Body, "protocol.json-malformed");
@@ -110,7 +118,7 @@ impl Inspection<'_> {
                 }
             }
             Format::Xml { declared } => {
-                let text = String::from_utf8_lossy(request.body);
+                let text = text_of(request.body);
                 if !xml_body::inspect(self, &text, fhir) {
                     if declared {
                         self.protocol(Place::Body, "protocol.xml-malformed");
@@ -120,7 +128,7 @@ impl Inspection<'_> {
             }
             Format::Text => {
                 if !looks_binary(request.body) {
-                    self.raw(&String::from_utf8_lossy(request.body));
+                    self.raw(&text_of(request.body));
                 }
             }
         }
@@ -166,7 +174,7 @@ impl Inspection<'_> {
             }
             // Binary files (images, DICOM, PDFs) are not text an injection can sit in.
             if !looks_binary(part.body) {
-                let text = String::from_utf8_lossy(part.body);
+                let text = text_of(part.body);
                 self.value(
                     Place::Multipart(part.name, part.index),
                     InputKind::FormValue,
@@ -185,7 +193,7 @@ impl Inspection<'_> {
             Some(multipart::MultipartError::NoDelimiter) => {
                 self.protocol(Place::Body, "protocol.multipart-malformed");
                 if !looks_binary(body) {
-                    self.raw(&String::from_utf8_lossy(body));
+                    self.raw(&text_of(body));
                 }
             }
             Some(_) => self.protocol(Place::Body, "protocol.multipart-malformed"),

@@ -114,7 +114,7 @@ impl Inspection<'_> {
                 return;
             }
             let name = lower_case(header.name);
-            let value = String::from_utf8_lossy(header.value);
+            let value = super::body::text_of(header.value);
             match name.as_ref() {
                 "cookie" => self.cookies(&value),
                 // Framing the gateway already parsed and checked.

@@ -1,0 +1,81 @@
+//! Inspect a request set once, for instruction counts under callgrind:
+//!
+//! ```sh
+//! cargo build --release -p wardgate-waf --example inspect_set
+//! valgrind --tool=callgrind --toggle-collect='inspect_set::inspect_all' \
+//!     target/release/examples/inspect_set clinical
+//! ```
+//!
+//! Only `inspect_all` is counted (loading the corpus is not); divide the total instructions
+//! by the number of requests it prints. Sets: `clinical` (testdata/fhir as requests),
+//! `attacks` (the vendored WAF sample), or a path to a JSONL corpus.
+
+use std::path::Path;
+
+use wardgate_waf::corpus::{self, Record};
+use wardgate_waf::{Engine, EngineConfig};
+
+#[inline(never)]
+fn inspect_all(engine: &Engine, records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.inspect(engine, 1, false).reaches_threshold())
+        .count()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let which = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "clinical".to_owned());
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let records = match which.as_str() {
+        "clinical" => corpus::clinical::load(&testdata.join("fhir"))?,
+        "attacks" => {
+            let mut all = Vec::new();
+            for file in [
+                "gotestwaf.jsonl",
+                "libinjection-sample.jsonl",
+                "patt-sample.jsonl",
+            ] {
+                all.extend(corpus::read_jsonl(&testdata.join("waf").join(file))?);
+            }
+            all
+        }
+        path => corpus::read_jsonl(Path::new(path))?,
+    };
+    let engine = Engine::new(EngineConfig::default());
+    let started = std::time::Instant::now();
+    let blocked = inspect_all(&engine, &records);
+    let elapsed = started.elapsed();
+    println!(
+        "requests={} blocked={} elapsed_us={} mean_ns={}",
+        records.len(),
+        blocked,
+        elapsed.as_micros(),
+        elapsed.as_nanos() / records.len().max(1) as u128
+    );
+    // Per-request wall time (best of 5), for the median and tail of the distribution.
+    let mut times: Vec<u128> = records
+        .iter()
+        .map(|r| {
+            (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(r.inspect(&engine, 1, false));
+                    t.elapsed().as_nanos()
+                })
+                .min()
+                .unwrap_or_default()
+        })
+        .collect();
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "median_ns={} p90_ns={} p99_ns={} max_ns={}",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! OperationOutcome.
 
 mod bundle;
+mod transaction;
 pub use bundle::check_bundle;
 mod capability;
 mod dates;

@@ -146,7 +146,7 @@ saturate() {
 declare -A FIXED_P50 FIXED_P99
 fixed_rate() {
   local name=$1 port=$2 rate=$3 json
-  json=$(oha --no-tui --insecure -j -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  json=$(oha --no-tui --insecure --output-format json -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction "https://127.0.0.1:$port$PATH_UNDER_TEST")
   echo "$json" > "$WORK/oha-$name.json"
   FIXED_P50[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p50"]*1000))')
   FIXED_P99[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p99"]*1000))')

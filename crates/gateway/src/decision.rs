@@ -150,6 +150,17 @@ impl Decision {
         )
     }
 
+    /// The client's device certificate has been revoked.
+    pub fn device_revoked() -> Self {
+        Decision::new(
+            StatusCode::FORBIDDEN,
+            "wardgate.device.revoked",
+            IssueCode::Security,
+            "This device's certificate has been revoked.",
+            "device certificate revoked".to_owned(),
+        )
+    }
+
     /// The department is built in and no built-in service is running.
     pub fn builtin_unavailable(department: &str) -> Self {
         Decision::new(

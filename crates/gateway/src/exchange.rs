@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{Method, Version};
 
 use crate::decision::Decision;
-use crate::device::DeviceIdentity;
+use wardgate_pki::DeviceIdentity;
 
 /// The phases of the life of a request, in the order the pipeline runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

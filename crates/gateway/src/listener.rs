@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use wardgate_guard::ConnectionLimiter;
 use wardgate_policy::Limits;
 
-use crate::device::DeviceIdentity;
 use crate::pipeline::{self, ConnectionInfo};
 use crate::server::Shared;
+use wardgate_pki::DeviceIdentity;
 
 /// Accept connections until `shutdown`, then stop accepting (new connections are refused by
 /// the closed socket) and let open connections finish their exchanges for up to `drain`.
@@ -103,10 +103,12 @@ async fn serve_connection(
         }
     };
     let (_, session) = tls.get_ref();
+    // The chain was verified in the handshake; a certificate from the CA that names no
+    // device and zone (a server certificate, say) gives no device identity.
     let device = session
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| DeviceIdentity::from_der(leaf))
+        .and_then(|leaf| DeviceIdentity::from_der(leaf).ok())
         .map(Arc::new);
     let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
     let info = Arc::new(ConnectionInfo { peer, device });

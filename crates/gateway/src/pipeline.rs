@@ -34,11 +34,11 @@ use wardgate_policy::{DeviceRefusal, Policy, ResolvedRoute, UpstreamTarget};
 
 use crate::body::{BodyError, BodyProgress, GuardedBody, RecordedBody, ResponseBody};
 use crate::decision::Decision;
-use crate::device::DeviceIdentity;
 use crate::exchange::{Exchange, Phase, PhaseVerdict};
 use crate::record::PendingRecord;
 use crate::server::Shared;
 use crate::upstream::{ForwardError, Forwarding, safe_host};
+use wardgate_pki::DeviceIdentity;
 
 /// The phases whose checks are not implemented yet; the record lists them so nobody reads
 /// an allowed exchange as authenticated or inspected.
@@ -124,7 +124,11 @@ async fn phases(
     let resolved = conclude(exchange, Phase::Route, started, routed)?;
 
     let started = Instant::now();
-    let authorized = authorize(exchange, &resolved);
+    let revoked = exchange
+        .device
+        .as_ref()
+        .is_some_and(|d| shared.revocations.load().is_revoked(&d.fingerprint));
+    let authorized = authorize(exchange, revoked, &resolved);
     conclude(exchange, Phase::Authorize, started, authorized)?;
 
     // inspect: NOT ENFORCED YET (the waf crate, issue 3): the WAF's verdict goes here, with
@@ -263,14 +267,15 @@ fn route<'p>(
 
 // ---- authorize --------------------------------------------------------------------------
 
-/// Segmentation by device: a route that requires mTLS needs a device certificate, and a
+/// Segmentation by device: a revoked certificate is refused everywhere (checked on every
+/// request, so revoking cuts off connections already open), a route that requires mTLS needs a device certificate, and a
 /// certificate must belong to a zone the department allows. Scopes, roles and the patient
 /// compartment are NOT ENFORCED YET (identity, issue 4).
-fn authorize(exchange: &Exchange, resolved: &ResolvedRoute<'_>) -> Flow {
-    let zone = exchange
-        .device
-        .as_ref()
-        .map(|d| d.zone.as_deref().unwrap_or(""));
+fn authorize(exchange: &Exchange, revoked: bool, resolved: &ResolvedRoute<'_>) -> Flow {
+    if revoked {
+        return Err(Decision::device_revoked());
+    }
+    let zone = exchange.device.as_ref().map(|d| d.zone.as_str());
     resolved
         .admit_device(zone)
         .map_err(|refusal| match refusal {

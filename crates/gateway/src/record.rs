@@ -119,7 +119,7 @@ pub fn record_json(
         .format(&Rfc3339)
         .unwrap_or_default();
     let device = exchange.device.as_ref().map(|d| {
-        json!({ "name": d.name, "zone": d.zone, "subject": d.subject, "fingerprint": d.fingerprint, "serial": d.serial })
+        json!({ "name": d.name, "zone": d.zone, "subject": d.subject, "fingerprint": d.fingerprint.to_string(), "serial": d.serial })
     });
     let mut phases = Map::new();
     for phase in Phase::ALL {

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wardgate_guard::RateLimitStore;
+use wardgate_pki::RevocationList;
 use wardgate_policy::{Diagnostic, PolicyHandle, ReloadEvent, ReloadOutcome};
 
 use crate::department::DepartmentService;
@@ -27,6 +28,7 @@ pub(crate) struct Shared {
     pub log: ExchangeLog,
     pub metrics: Arc<GatewayMetrics>,
     pub draining: AtomicBool,
+    pub revocations: ArcSwap<RevocationList>,
 }
 
 /// Everything the gateway needs to start. The caller binds the listeners (so tests can bind
@@ -48,6 +50,8 @@ pub struct GatewayOptions {
     pub exchange_log: ExchangeLog,
     /// How long in-flight exchanges may take to finish at shutdown.
     pub drain_timeout: Duration,
+    /// Revoked device certificates (the pki crate's inventory).
+    pub revocations: RevocationList,
     /// CAs trusted for `https://` upstreams besides the public web roots (the hospital CA).
     pub upstream_cas: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
@@ -74,6 +78,7 @@ impl Gateway {
             log: options.exchange_log,
             metrics,
             draining: AtomicBool::new(false),
+            revocations: ArcSwap::from_pointee(options.revocations),
         });
         let shutdown = CancellationToken::new();
         let tls = Arc::new(ArcSwap::new(options.tls));
@@ -181,6 +186,11 @@ impl RunningGateway {
     /// Present a new server certificate to new connections (certificate rotation).
     pub fn set_tls(&self, config: Arc<ServerConfig>) {
         self.tls.store(config);
+    }
+
+    /// Refuse the devices of a new revocation list (after `wardgate cert revoke`).
+    pub fn set_revocations(&self, revocations: RevocationList) {
+        self.shared.revocations.store(Arc::new(revocations));
     }
 
     /// The Prometheus text of the gateway's metrics (as `/metrics` serves it).

@@ -92,3 +92,32 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
     }
     assert_eq!(gateway.upstream.seen(), 0);
 }
+
+#[tokio::test]
+async fn a_revoked_device_is_refused_from_its_next_request() {
+    let gateway = TestGateway::start().await;
+    let (cert, key) = gateway.pki.device("pump-stolen", "devices");
+    let mut client = Client::connect(
+        gateway.addr(),
+        &gateway.pki,
+        b"http/1.1",
+        Some((cert.clone(), key.clone_key())),
+    )
+    .await;
+    assert_eq!(client.get("/pumps/fhir/Device").await.status, 200);
+
+    gateway
+        .running
+        .set_revocations(gateway.pki.revoke("pump-stolen"));
+    // On the connection already open, and on a new one.
+    let answer = client.get("/pumps/fhir/Device").await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(answer.outcome_code(), "wardgate.device.revoked");
+    let mut again =
+        Client::connect(gateway.addr(), &gateway.pki, b"http/1.1", Some((cert, key))).await;
+    assert_eq!(
+        again.get("/emergency/fhir/Patient").await.outcome_code(),
+        "wardgate.device.revoked"
+    );
+    assert_eq!(gateway.upstream.seen(), 1);
+}

@@ -166,3 +166,41 @@ async fn connections_beyond_the_per_address_limit_are_closed_at_accept() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn two_gateways_share_the_rate_limit_through_redis() {
+    let Ok(url) = std::env::var("WARDGATE_TEST_REDIS_URL") else {
+        eprintln!(
+            "SKIPPED: set WARDGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/ to run the shared rate-limit test"
+        );
+        return;
+    };
+    // Each run gets its own key prefix, so parallel runs do not share buckets.
+    let prefix = format!("wardgate-test:gw:{}:{}:", std::process::id(), uuid_like());
+    let store = || async {
+        let store = wardgate_guard::RedisRateLimitStore::connect(&url, &prefix)
+            .await
+            .unwrap();
+        std::sync::Arc::new(store) as std::sync::Arc<dyn wardgate_guard::RateLimitStore>
+    };
+    let first =
+        TestGateway::start_custom("", None, crate::support::TestPki::new(), store().await).await;
+    let second =
+        TestGateway::start_custom("", None, crate::support::TestPki::new(), store().await).await;
+    let mut a = first.client(b"http/1.1").await;
+    let mut b = second.client(b"http/1.1").await;
+    // laboratory: burst 3 per client address, across both nodes.
+    assert_eq!(a.get("/laboratory/fhir/Observation").await.status, 200);
+    assert_eq!(b.get("/laboratory/fhir/Observation").await.status, 200);
+    assert_eq!(a.get("/laboratory/fhir/Observation").await.status, 200);
+    let limited = b.get("/laboratory/fhir/Observation").await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.headers.contains_key("retry-after"));
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}

@@ -14,10 +14,8 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -26,57 +24,51 @@ use wardgate_gateway::{
     TlsMaterial,
 };
 use wardgate_guard::{MemoryRateLimitStore, RateLimitStore};
+use wardgate_pki::{HospitalCa, Inventory, RevocationList};
 use wardgate_policy::{AuditSink, PolicyHandle, TlsVersion};
 
-/// A hospital CA for one test, with the gateway's server certificate.
+/// A hospital CA for one test (the pki crate's, in its own temp folder), with the gateway's
+/// server certificate.
 pub struct TestPki {
+    pub dir: tempfile::TempDir,
+    pub ca: HospitalCa,
     pub ca_der: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
     pub server_chain: Vec<CertificateDer<'static>>,
     pub server_key: PrivateKeyDer<'static>,
 }
 
 impl TestPki {
     pub fn new() -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Test Hospital CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let server_key = KeyPair::generate().unwrap();
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server = server_params.signed_by(&server_key, &issuer).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HospitalCa::create(dir.path()).unwrap();
+        let names = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let server = ca.issue_server(&names, 30).unwrap();
         TestPki {
-            ca_der: ca.der().clone(),
-            issuer,
-            server_chain: vec![server.der().clone()],
-            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            ca_der: ca.certificate_der().clone(),
+            server_chain: vec![CertificateDer::from(server.certificate_der.clone())],
+            server_key: PrivateKeyDer::from_pem_slice(server.private_key_pem.as_bytes()).unwrap(),
+            ca,
+            dir,
         }
     }
 
-    /// A device certificate for `name` in `zone` (the zone is the subject's OU).
+    /// A device certificate for `name` in `zone`, recorded in this CA's inventory.
     pub fn device(
         &self,
         name: &str,
         zone: &str,
     ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationalUnitName, zone);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let issued = Inventory::issue_device(self.dir.path(), &self.ca, name, zone, 30).unwrap();
         (
-            cert.der().clone(),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            CertificateDer::from(issued.certificate_der.clone()),
+            PrivateKeyDer::from_pem_slice(issued.private_key_pem.as_bytes()).unwrap(),
         )
+    }
+
+    /// Revoke every certificate of device `name`; the list the gateway should load.
+    pub fn revoke(&self, name: &str) -> RevocationList {
+        Inventory::revoke(self.dir.path(), &self.ca, name).unwrap();
+        RevocationList::load(self.dir.path()).unwrap()
     }
 
     pub fn material(&self) -> TlsMaterial {
@@ -323,6 +315,16 @@ impl TestGateway {
         departments: Option<Arc<dyn DepartmentService>>,
         pki: TestPki,
     ) -> Self {
+        let store: Arc<dyn RateLimitStore> = Arc::new(MemoryRateLimitStore::default());
+        Self::start_custom(extra, departments, pki, store).await
+    }
+
+    pub async fn start_custom(
+        extra: &str,
+        departments: Option<Arc<dyn DepartmentService>>,
+        pki: TestPki,
+        store: Arc<dyn RateLimitStore>,
+    ) -> Self {
         let upstream = Upstream::start().await;
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("exchanges.jsonl");
@@ -333,7 +335,6 @@ impl TestGateway {
             Err(diagnostics) => panic!("test policy invalid: {diagnostics:#?}"),
         };
         let tls = wardgate_gateway::server_config(pki.material(), TlsVersion::Tls12).unwrap();
-        let store: Arc<dyn RateLimitStore> = Arc::new(MemoryRateLimitStore::default());
         let sink = policy.current().policy.audit.log.clone();
         assert_eq!(sink, AuditSink::File(log_path.clone()));
         let running = Gateway::start(GatewayOptions {
@@ -346,6 +347,7 @@ impl TestGateway {
             exchange_log: ExchangeLog::open(&sink).unwrap(),
             drain_timeout: Duration::from_secs(5),
             upstream_cas: vec![pki.ca_der.clone()],
+            revocations: wardgate_gateway::RevocationList::default(),
         })
         .unwrap();
         TestGateway {

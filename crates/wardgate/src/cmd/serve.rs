@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use wardgate_gateway::{
-    DepartmentResponse, DepartmentService, ExchangeLog, Gateway, GatewayOptions, RunningGateway,
-    TlsMaterial, ensure_development_tls, server_config,
+    DepartmentResponse, DepartmentService, ExchangeLog, Gateway, GatewayOptions, RevocationList,
+    RunningGateway, TlsMaterial, server_config,
 };
 use wardgate_guard::{MemoryRateLimitStore, RateLimitStore, RedisRateLimitStore};
 use wardgate_policy::{
@@ -130,6 +130,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         exchange_log,
         drain_timeout: Duration::from_secs(args.drain_timeout),
         upstream_cas,
+        revocations: revocations(&args.data),
     })?;
     print_banner(&gateway, &trust_hint);
 
@@ -160,19 +161,23 @@ fn tls_for(policy: &Policy, data: &Path) -> anyhow::Result<TlsSetup> {
         match (&policy.tls.certificate, &policy.tls.private_key) {
             (Some(certificate), Some(key)) => (certificate.clone(), key.clone(), None, None),
             _ => {
-                let development = ensure_development_tls(data)?;
-                if development.created_ca {
+                let (ca, created) = wardgate_pki::HospitalCa::load_or_create(data)
+                    .with_context(|| format!("the development CA in {}", data.display()))?;
+                if created {
                     eprintln!(
                         "created the development CA {}",
-                        development.ca_certificate.display()
+                        ca.certificate_path().display()
                     );
                 }
-                let ca = development.ca_certificate.clone();
+                let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
+                let server = wardgate_pki::ensure_server_certificate(data, &ca, &names)
+                    .context("the development server certificate")?;
+                let ca_path = ca.certificate_path().to_owned();
                 (
-                    development.server_certificate,
-                    development.server_key,
-                    Some(ca.clone()),
-                    Some(ca),
+                    server.certificate,
+                    server.private_key,
+                    Some(ca_path.clone()),
+                    Some(ca_path),
                 )
             }
         };
@@ -183,6 +188,14 @@ fn tls_for(policy: &Policy, data: &Path) -> anyhow::Result<TlsSetup> {
         ca_hint,
         client_ca,
     ))
+}
+
+/// The device certificates revoked in the data folder's inventory (none if it has none).
+fn revocations(data: &Path) -> RevocationList {
+    RevocationList::load(data).unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot read the device inventory; no certificate is treated as revoked");
+        RevocationList::default()
+    })
 }
 
 /// The certificates of a PEM file.
@@ -289,7 +302,8 @@ fn print_banner(gateway: &RunningGateway, ca: &Option<PathBuf>) {
     );
 }
 
-/// Reload on SIGHUP (policy and certificate files); return on SIGTERM or Ctrl-C.
+/// Reload on SIGHUP (policy, certificate files, revocations) and re-read the revocations
+/// every 5 s; return on SIGTERM or Ctrl-C.
 async fn wait_for_signals(
     gateway: &RunningGateway,
     policy_path: &Path,
@@ -299,6 +313,7 @@ async fn wait_for_signals(
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut inventory_poll = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = hangup.recv() => {
@@ -308,7 +323,10 @@ async fn wait_for_signals(
                     Ok((tls, _, _)) => gateway.set_tls(tls),
                     Err(error) => tracing::error!(%error, "certificates not reloaded; the previous ones stay"),
                 }
+                gateway.set_revocations(revocations(data));
             }
+            // `wardgate cert revoke` writes the inventory; pick it up without a signal.
+            _ = inventory_poll.tick() => gateway.set_revocations(revocations(data)),
             _ = terminate.recv() => return Ok(()),
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }

@@ -137,6 +137,20 @@ async fn what_is_stored_is_validated() {
         let code = &outcome["issue"][0]["details"]["coding"][0]["code"];
         assert!(code.as_str().unwrap().starts_with("wardgate."), "{outcome}");
     }
+    // The gateway's request id comes back in the OperationOutcome.
+    let r = send(
+        d,
+        "GET",
+        "/fhir/Patient/missing",
+        &[("x-request-id", "req-7f3a")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        json(&r)["issue"][0]["details"]["text"],
+        "request id req-7f3a"
+    );
     let xml = send(
         d,
         "POST",

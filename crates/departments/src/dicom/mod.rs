@@ -115,7 +115,7 @@ pub(crate) async fn handle(
 ) -> Response<Bytes> {
     match dispatch(dept, method, path, query, headers, body).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => error.into_response_for(headers),
     }
 }
 

@@ -188,7 +188,7 @@ pub(crate) async fn handle(
     let is_head = method == Method::HEAD;
     let mut response = match dispatch(dept, method, path, query, headers, body).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => error.into_response_for(headers),
     };
     if is_head {
         *response.body_mut() = Bytes::new();

@@ -140,6 +140,26 @@ impl FhirError {
             &[],
         )
     }
+
+    /// The error as an HTTP answer carrying the request's `X-Request-Id` (set by the gateway),
+    /// so a clinician's report can be matched to the exchange record.
+    pub fn into_response_for(self, headers: &http::HeaderMap) -> Response<Bytes> {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 128
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            });
+        let outcome = match request_id {
+            Some(id) => self.outcome().with_request_id(id),
+            None => self.outcome(),
+        };
+        fhir_response(self.status, outcome.to_json_string().into_bytes(), &[])
+    }
 }
 
 impl From<crate::store::StoreError> for FhirError {

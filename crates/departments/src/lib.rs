@@ -35,7 +35,9 @@
 //! # Using it
 //!
 //! Build a [`Departments`] with [`Departments::open`] and hand it to the gateway as a
-//! [`DepartmentService`]; or drive one [`Department`] directly (tests, benchmarks).
+//! [`DepartmentService`] (`wardgate serve` does this for every department whose upstream is
+//! `builtin`); or drive one [`Department`] directly (tests, benchmarks). Operators: see
+//! `docs/departments.md`.
 #![forbid(unsafe_code)]
 
 pub mod config;

@@ -5,7 +5,10 @@
 # certificate and forward plain HTTP/1.1 over pooled keep-alive connections; both write an
 # access record per request to a file).
 #
-#   bench/gateway/run.sh [seconds-per-run]        (default 10)
+#   bench/gateway/run.sh [seconds-per-run]        (default 10; ROUNDS=3 rounds)
+#
+# The three targets are measured in turn, ROUNDS times, and the median of each is reported,
+# so that a burst of other work on the machine does not land on one target only.
 #
 # Needs: wrk and nginx (Debian packages, installed with apt-get if missing), oha (cargo
 # install oha, for the fixed-rate run). Prints requests/s and p50/p99 latency for each, the
@@ -16,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 DURATION=${1:-10}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-2}
 UPSTREAM_PORT=${UPSTREAM_PORT:-28080}
@@ -62,8 +66,8 @@ public = "127.0.0.1:$WARDGATE_PORT"
 admin = "127.0.0.1:$ADMIN_PORT"
 [rate_limit]
 # The benchmark measures forwarding, not admission: one client address sends everything.
-rate_per_second = 10000000
-burst = 10000000
+rate_per_second = 1000000
+burst = 1000000
 [upstream]
 pool_idle_per_host = 64
 [departments.bench]
@@ -72,7 +76,7 @@ upstream = "http://127.0.0.1:$UPSTREAM_PORT"
 [audit]
 log = "$WORK/wardgate-exchanges.jsonl"
 TOML
-"$WARDGATE" check --config "$WORK/wardgate.toml" >/dev/null
+"$WARDGATE" check --config "$WORK/wardgate.toml" >"$WORK/check.txt" || { cat "$WORK/check.txt" >&2; exit 1; }
 "$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" >"$WORK/wardgate.out" 2>"$WORK/wardgate.err" &
 pids+=($!)
 for _ in $(seq 50); do [ -f "$WORK/data/server-key.pem" ] && grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.2; done
@@ -131,42 +135,58 @@ done
 # wrk prints latency as 812.00us / 1.23ms / 1.02s: convert to milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 
-declare -A RPS P50 P99
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+# One saturation run with wrk: "rps p50_ms p99_ms".
 saturate() {
-  local name=$1 port=$2 out
+  local name=$1 port=$2 round=$3 out
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$port$PATH_UNDER_TEST")
-  echo "$out" > "$WORK/wrk-$name.txt"
-  RPS[$name]=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-  P50[$name]=$(echo "$out" | awk '$1=="50%" {print $2}' | to_ms)
-  P99[$name]=$(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)
+  echo "$out" > "$WORK/wrk-$name-$round.txt"
   if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}' | to_ms) $(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)"
 }
 
-# oha at a fixed rate: p50/p99 in milliseconds from its JSON summary.
-declare -A FIXED_P50 FIXED_P99
+# One fixed-rate run with oha: "p50_ms p99_ms".
 fixed_rate() {
-  local name=$1 port=$2 rate=$3 json
+  local name=$1 port=$2 rate=$3 round=$4 json
   json=$(oha --no-tui --insecure --output-format json -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction "https://127.0.0.1:$port$PATH_UNDER_TEST")
-  echo "$json" > "$WORK/oha-$name.json"
-  FIXED_P50[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p50"]*1000))')
-  FIXED_P99[$name]=$(echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["latencyPercentiles"]["p99"]*1000))')
+  echo "$json" > "$WORK/oha-$name-$round.json"
+  echo "$json" | python3 -c 'import json,sys; p=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (p["p50"]*1000, p["p99"]*1000))'
 }
 
-for target in "direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT"; do
-  set -- $target
-  saturate "$1" "$2"
+declare -A RPS P50 P99 FIXED_P50 FIXED_P99
+TARGETS=("direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT")
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq "$ROUNDS"); do
+  for target in "${TARGETS[@]}"; do
+    set -- $target
+    saturate "$1" "$2" "$round" >> "$WORK/sat-$1.txt"
+  done
+done
+for name in direct nginx wardgate; do
+  RPS[$name]=$(awk '{print $1}' "$WORK/sat-$name.txt" | median)
+  P50[$name]=$(awk '{print $2}' "$WORK/sat-$name.txt" | median)
+  P99[$name]=$(awk '{print $3}' "$WORK/sat-$name.txt" | median)
 done
 HALF=$(awk -v r="${RPS[wardgate]}" 'BEGIN {printf "%d", r/2}')
-for target in "direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT"; do
-  set -- $target
-  fixed_rate "$1" "$2" "$HALF"
+for round in $(seq "$ROUNDS"); do
+  for target in "${TARGETS[@]}"; do
+    set -- $target
+    fixed_rate "$1" "$2" "$HALF" "$round" >> "$WORK/fixed-$1.txt"
+  done
 done
+for name in direct nginx wardgate; do
+  FIXED_P50[$name]=$(awk '{print $1}' "$WORK/fixed-$name.txt" | median)
+  FIXED_P99[$name]=$(awk '{print $2}' "$WORK/fixed-$name.txt" | median)
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
 echo "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (saturation); oha -c$CONNECTIONS -q $HALF -z ${DURATION}s --latency-correction (fixed rate = half of wardgate's saturation)"
-echo "all over TLS (HTTPS/1.1 keep-alive); GET $PATH_UNDER_TEST -> ${#BODY}-byte JSON"
+echo "all over TLS (HTTPS/1.1 keep-alive); GET $PATH_UNDER_TEST -> ${#BODY}-byte JSON; median of $ROUNDS rounds"
+echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER (other work on the machine skews every number)"
 echo
 printf "| %-9s | %10s | %8s | %8s | %14s | %14s |\n" target "req/s" "p50 ms" "p99 ms" "p50 ms @$HALF/s" "p99 ms @$HALF/s"
 printf "|%s|%s|%s|%s|%s|%s|\n" "-----------" "------------" "----------" "----------" "----------------" "----------------"

@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use wardgate_policy::AuditSink;
@@ -102,56 +101,131 @@ impl OnBodyDone for PendingRecord {
         self.metrics
             .exchange(department, self.status, code, duration);
         let bytes_in = self.request_body.as_ref().map_or(0, |p| p.received());
-        let line = record_json(&self.exchange, self.status, bytes_in, bytes_sent, complete);
-        self.log.write_line(line.to_string().as_bytes());
+        let line = record_line(&self.exchange, self.status, bytes_in, bytes_sent, complete);
+        self.log.write_line(&line);
     }
 }
 
-/// The record of one exchange.
-pub fn record_json(
+/// One exchange record as written: borrowed from the exchange, serialized directly (no
+/// intermediate JSON tree: this runs once per request).
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    time: String,
+    request_id: &'a str,
+    client: String,
+    device: Option<DeviceRecord<'a>>,
+    principal: &'static str,
+    department: Option<&'a str>,
+    route: Option<&'a str>,
+    method: &'a str,
+    path: &'a str,
+    query: &'a [String],
+    http: &'static str,
+    status: u16,
+    decision: &'static str,
+    code: Option<&'static str>,
+    reason: Option<&'a str>,
+    bytes_in: u64,
+    bytes_out: u64,
+    complete: bool,
+    policy_version: u64,
+    phases: Phases<'a>,
+    not_enforced: [&'static str; 4],
+    duration_us: u64,
+}
+
+#[derive(serde::Serialize)]
+struct DeviceRecord<'a> {
+    name: &'a str,
+    zone: &'a str,
+    subject: &'a str,
+    fingerprint: String,
+    serial: &'a str,
+}
+
+/// The phases as a JSON object in pipeline order: `{"read": {"verdict": .., "us": ..}, ..}`.
+struct Phases<'a>(&'a Exchange);
+
+impl serde::Serialize for Phases<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(serde::Serialize)]
+        struct PhaseRecord {
+            verdict: &'static str,
+            us: u64,
+        }
+        let mut map = serializer.serialize_map(Some(Phase::ALL.len()))?;
+        for phase in Phase::ALL {
+            let index = phase as usize;
+            let us = u64::try_from(self.0.timings[index].as_micros()).unwrap_or(u64::MAX);
+            map.serialize_entry(
+                phase.name(),
+                &PhaseRecord {
+                    verdict: self.0.verdicts[index].name(),
+                    us,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
+    }
+}
+
+/// The record of one exchange, as one line of JSON.
+pub fn record_line(
     exchange: &Exchange,
     status: u16,
     bytes_in: u64,
     bytes_out: u64,
     complete: bool,
-) -> Value {
-    let time = OffsetDateTime::from(exchange.received_at)
-        .format(&Rfc3339)
-        .unwrap_or_default();
-    let device = exchange.device.as_ref().map(|d| {
-        json!({ "name": d.name, "zone": d.zone, "subject": d.subject, "fingerprint": d.fingerprint.to_string(), "serial": d.serial })
-    });
-    let mut phases = Map::new();
-    for phase in Phase::ALL {
-        let index = phase as usize;
-        phases.insert(
-            phase.name().to_owned(),
-            json!({ "verdict": exchange.verdicts[index].name(), "us": exchange.timings[index].as_micros() as u64 }),
-        );
-    }
-    let decision = &exchange.decision;
-    json!({
-        "time": time,
-        "request_id": exchange.request_id,
-        "client": exchange.peer.to_string(),
-        "device": device,
-        "principal": "anonymous",
-        "department": exchange.department,
-        "route": exchange.route,
-        "method": exchange.method.as_str(),
-        "path": exchange.path,
-        "query": exchange.query_names,
-        "http": format!("{:?}", exchange.version),
-        "status": status,
-        "decision": if decision.is_some() { "refused" } else { "forwarded" },
-        "code": decision.as_ref().map(|d| d.code),
-        "reason": decision.as_ref().map(|d| d.reason.as_str()),
-        "bytes_in": bytes_in,
-        "bytes_out": bytes_out,
-        "complete": complete,
-        "policy_version": exchange.policy_version,
-        "phases": phases,
-        "not_enforced": crate::pipeline::NOT_ENFORCED_YET,
-        "duration_us": exchange.started.elapsed().as_micros() as u64,
-    })
+) -> Vec<u8> {
+    let decision = exchange.decision.as_ref();
+    let record = Record {
+        time: OffsetDateTime::from(exchange.received_at)
+            .format(&Rfc3339)
+            .unwrap_or_default(),
+        request_id: &exchange.request_id,
+        client: exchange.peer.to_string(),
+        device: exchange.device.as_deref().map(|d| DeviceRecord {
+            name: &d.name,
+            zone: &d.zone,
+            subject: &d.subject,
+            fingerprint: d.fingerprint.to_string(),
+            serial: &d.serial,
+        }),
+        principal: "anonymous",
+        department: exchange.department.as_deref(),
+        route: exchange.route.as_deref(),
+        method: exchange.method.as_str(),
+        path: &exchange.path,
+        query: &exchange.query_names,
+        http: version_name(exchange.version),
+        status,
+        decision: if decision.is_some() {
+            "refused"
+        } else {
+            "forwarded"
+        },
+        code: decision.map(|d| d.code),
+        reason: decision.map(|d| d.reason.as_str()),
+        bytes_in,
+        bytes_out,
+        complete,
+        policy_version: exchange.policy_version,
+        phases: Phases(exchange),
+        not_enforced: crate::pipeline::NOT_ENFORCED_YET,
+        duration_us: u64::try_from(exchange.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    };
+    // Serializing plain strings and numbers cannot fail; an empty line would show if it did.
+    serde_json::to_vec(&record).unwrap_or_default()
 }

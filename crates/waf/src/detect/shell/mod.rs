@@ -216,9 +216,15 @@ fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Op
     let dir = name.get(..name.len() - base.len()).unwrap_or("");
     let pathed = dir == "./"
         || !name.contains("://")
-            && ["/bin/", "/sbin/", "\\system32\\", "\\syswow64\\", "/system32/"]
-                .iter()
-                .any(|d| dir.ends_with(d));
+            && [
+                "/bin/",
+                "/sbin/",
+                "\\system32\\",
+                "\\syswow64\\",
+                "/system32/",
+            ]
+            .iter()
+            .any(|d| dir.ends_with(d));
     // Unix commands are lower case; an upper-case common word is prose ("(WHO)", "SET").
     if w.upper && telling == Telling::Common && !pathed {
         return None;

@@ -247,8 +247,13 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     }
     // The application appends its closing quote: an injection ends in a comment, in code, or
     // inside a string opened with that same quote, which the application's quote closes.
-    let commented = toks.iter().any(|t| t.kind == (Kind::Comment { to_end: true }));
-    let tail = toks.iter().rev().find(|t| !matches!(t.kind, Kind::Comment { .. }));
+    let commented = toks
+        .iter()
+        .any(|t| t.kind == (Kind::Comment { to_end: true }));
+    let tail = toks
+        .iter()
+        .rev()
+        .find(|t| !matches!(t.kind, Kind::Comment { .. }));
     // `tail_ok`: not a syntax error by construction; `proper`: the application's quote is
     // consumed (by a string the input opened, or by a comment).
     let (tail_ok, proper, tail_short) = match tail {
@@ -274,31 +279,56 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     if ev.logic && (ev.compare || ev.arithmetic || ev.truthy_after_logic) {
         return finding("sqli.tautology", 5, start, w.end);
     }
-    if ev.subquery || ev.case_when || ev.clause && (ev.clause_value || ev.compare || ev.logic || ev.comment_end) {
+    if ev.subquery
+        || ev.case_when
+        || ev.clause && (ev.clause_value || ev.compare || ev.logic || ev.comment_end)
+    {
         return finding("sqli.clause-injection", 5, start, w.end);
     }
-    if ev.comment_end && !natural_comment && (ev.arithmetic || ev.logic || ev.compare || ev.keyword_op || ev.function.is_some()) {
+    if ev.comment_end
+        && !natural_comment
+        && (ev.arithmetic || ev.logic || ev.compare || ev.keyword_op || ev.function.is_some())
+    {
         return finding("sqli.comment-truncation", 5, start, w.end);
     }
     if ev.compare {
         // `x'='x`, `'<>'`: a bare comparison of the application's string. A word operator
         // between strings (`"LIKE" stamp`) is as likely a quoted phrase.
         let strong_compare = ev.arithmetic || ev.function.is_some() || ev.compare_symbol;
-        let score = if proper && (strong_compare || compact) { 5 } else { 3 };
+        let score = if proper && (strong_compare || compact) {
+            5
+        } else {
+            3
+        };
         return finding("sqli.tautology", score, start, w.end);
     }
     if ev.comment_first || ev.comment_end && ev.app_paren_only(&w) {
         // `admin'--`: a value, then the rest of the query commented out.
         let telling = !spaced_prefix && comment_body_short(toks, src);
-        return finding("sqli.comment-truncation", if telling { 5 } else { 3 }, start, w.end);
+        return finding(
+            "sqli.comment-truncation",
+            if telling { 5 } else { 3 },
+            start,
+            w.end,
+        );
     }
     if ev.function >= Some(FnClass::Builtin) {
-        return finding("sqli.function-call", if proper { 5 } else { 3 }, start, w.end);
+        return finding(
+            "sqli.function-call",
+            if proper { 5 } else { 3 },
+            start,
+            w.end,
+        );
     }
     if ev.logic || ev.arithmetic || ev.keyword_op || ev.function.is_some() {
         // `A'+'B`, `'DIV'`: an operator between the application's string and the input's.
         let telling = compact && (!prefix.is_empty() || ev.keyword_op || ev.logic);
-        return finding("sqli.string-expression", if telling { 5 } else { 3 }, start, w.end);
+        return finding(
+            "sqli.string-expression",
+            if telling { 5 } else { 3 },
+            start,
+            w.end,
+        );
     }
     None
 }
@@ -306,11 +336,18 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
 /// Whether the comment that runs to the end holds at most a few characters (`-- -`, `#`,
 /// `--+`), as payload comments do, rather than text.
 fn comment_body_short(toks: &[Token], src: &[u8]) -> bool {
-    let Some(c) = toks.iter().find(|t| t.kind == (Kind::Comment { to_end: true })) else {
+    let Some(c) = toks
+        .iter()
+        .find(|t| t.kind == (Kind::Comment { to_end: true }))
+    else {
         return true;
     };
     let text = src.get(c.start..c.end).unwrap_or(b"");
-    let body = text.strip_prefix(b"--").or_else(|| text.strip_prefix(b"#")).or_else(|| text.strip_prefix(b"/*")).unwrap_or(text);
+    let body = text
+        .strip_prefix(b"--")
+        .or_else(|| text.strip_prefix(b"#"))
+        .or_else(|| text.strip_prefix(b"/*"))
+        .unwrap_or(text);
     body.iter().filter(|b| !b.is_ascii_whitespace()).count() <= 3
 }
 
@@ -461,7 +498,9 @@ fn statement_start(toks: &[Token], src: &[u8], first: usize) -> Option<Finding> 
                 matches!(t.kind, Kind::Num | Kind::Op(lexer::Op::Star))
                     || t.kind == Kind::Word
                         && matches!(
-                            src.get(t.start..t.end).map(<[u8]>::to_ascii_lowercase).as_deref(),
+                            src.get(t.start..t.end)
+                                .map(<[u8]>::to_ascii_lowercase)
+                                .as_deref(),
                             Some(b"current_user" | b"session_user" | b"system_user" | b"user")
                         )
             });

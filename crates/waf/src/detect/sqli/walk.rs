@@ -435,8 +435,17 @@ impl Walker<'_> {
         self.parens.push(Paren::Call);
         self.call_just_opened = true;
         // `VERSION()`, `USER()`, `DATABASE()` take no argument; `User(foo)` is not that call.
-        if class == FnClass::Info && self.toks.get(self.i).is_some_and(|t| t.kind != Kind::RParen) {
-            self.ev.function = self.ev.function.filter(|f| *f != FnClass::Info).or(Some(FnClass::Unknown));
+        if class == FnClass::Info
+            && self
+                .toks
+                .get(self.i)
+                .is_some_and(|t| t.kind != Kind::RParen)
+        {
+            self.ev.function = self
+                .ev
+                .function
+                .filter(|f| *f != FnClass::Info)
+                .or(Some(FnClass::Unknown));
         }
         self.state = State::Operand;
         Ok(())

@@ -59,6 +59,21 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     if scope == Scope::Markup {
         return;
     }
+    // `¼script¾`: servers that drop the high bit of Latin-1 bytes turn it into `<script>`.
+    if value.contains('\u{BC}') && value.contains('\u{BE}') {
+        let folded: String = value
+            .chars()
+            .map(|c| match c as u32 {
+                0x80..=0xFF => char::from_u32(c as u32 - 0x80).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        for tag in html::tags(folded.as_bytes()) {
+            if let Some((rule, 5)) = judge_tag(&folded, &tag, scope, &mut scratch) {
+                return push(findings, rule, 5, 0, text.len());
+            }
+        }
+    }
     if let Some(hit) = script::sinks(text) {
         push(findings, hit.rule, hit.score, hit.start, hit.end);
         if hit.score >= 5 {
@@ -116,7 +131,9 @@ fn judge_tag(
     match name.as_str() {
         "script" => raise(("xss.script-tag", if substantial { 5 } else { 3 })),
         "iframe" | "frame" | "frameset" | "object" | "embed" | "applet" | "portal" | "xml"
-        | "import" => raise(("xss.embedding-tag", if substantial { 5 } else { 3 })),
+        | "import" | "layer" | "ilayer" | "bgsound" => {
+            raise(("xss.embedding-tag", if substantial { 5 } else { 3 }))
+        }
         "base" | "link" if has_attr(value, tag, &["href"]) => raise(("xss.embedding-tag", 5)),
         "meta" if has_attr(value, tag, &["http-equiv", "content", "charset"]) => {
             raise(("xss.embedding-tag", 5))
@@ -180,6 +197,22 @@ fn judge_tag(
                 Scheme::ActiveData => raise(("xss.data-url", 5)),
                 Scheme::PassiveData => {}
             }
+        }
+        // A resource the browser loads from elsewhere: remote script, styles, plugins.
+        let loads = matches!(
+            attr_name,
+            "src"
+                | "data"
+                | "code"
+                | "codebase"
+                | "background"
+                | "dynsrc"
+                | "lowsrc"
+                | "xlink:href"
+        );
+        let remote = decoded.starts_with(b"//") || decoded.windows(3).take(12).any(|w| w == b"://");
+        if scope == Scope::Full && loads && remote {
+            raise(("xss.remote-resource", 5));
         }
         match attr_name {
             "srcdoc" => raise(("xss.srcdoc", 5)),

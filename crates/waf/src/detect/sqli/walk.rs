@@ -198,7 +198,12 @@ impl Walker<'_> {
                         self.accept(tok);
                         // Whatever the state, the application's rest is commented out; an
                         // operand still missing makes the query invalid.
+                        // `1,2,--+`: a list left open by a generated payload.
+                        let open_list = self.in_list
+                            && self.i >= 2
+                            && self.toks.get(self.i - 2).is_some_and(|t| t.kind == Kind::Comma);
                         return self.state == State::Operator
+                            || open_list
                             || self.parens.is_empty()
                                 && self.accepted > 1
                                 && self.ev.comment_first;
@@ -614,6 +619,9 @@ impl Walker<'_> {
                 // `SOUNDS LIKE`
                 let next = self.next_code(self.i);
                 if self.word_at(next) == Some(Kw::Compare) {
+                    self.segment_compare = true;
+                    self.ev.tautology |= self.segment_logic;
+                    self.ev.compare = true;
                     self.accept_at(next);
                 }
             }

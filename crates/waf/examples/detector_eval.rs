@@ -1,0 +1,217 @@
+//! Development harness for the detectors.
+//!
+//! ```text
+//! cargo run --release -p wardgate-waf --example detector_eval -- [options] CORPUS.jsonl...
+//!   --paranoia N        route paranoia (default 1)
+//!   --misses CATEGORY   print the attacks of CATEGORY that pass (`all` for every category)
+//!   --fps               print the benign requests that are blocked
+//!   --clinical DIR      run the detectors directly on every JSON string leaf of
+//!                       DIR/resources/*.jsonl as clinical text and every `text.div` as FHIR
+//!                       narrative, and print every finding (there must be none)
+//!   --fhir DIR          also scan the clinical request set built from DIR (every resource as
+//!                       a create and an update, every Bundle, every request) through the engine
+//! ```
+//!
+//! Corpora go through the whole engine (extraction, decoding, detectors, scoring), as
+//! `wardgate waf scan` does; the clinical check calls the detectors alone.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wardgate_waf::corpus::{Label, Record, Scan, read_jsonl};
+use wardgate_waf::detect::{Finding, Input, InputKind, detect};
+use wardgate_waf::{Engine, EngineConfig};
+
+struct Options {
+    paranoia: u8,
+    misses: Option<String>,
+    fps: bool,
+    clinical: Option<PathBuf>,
+    fhir: Option<PathBuf>,
+    corpora: Vec<PathBuf>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        paranoia: 1,
+        misses: None,
+        fps: false,
+        clinical: None,
+        fhir: None,
+        corpora: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--paranoia" => {
+                let n = args.next().ok_or("--paranoia needs a value")?;
+                options.paranoia = n.parse().map_err(|_| format!("bad paranoia {n}"))?;
+            }
+            "--misses" => options.misses = Some(args.next().ok_or("--misses needs a category")?),
+            "--fps" => options.fps = true,
+            "--clinical" => {
+                options.clinical = Some(args.next().ok_or("--clinical needs a directory")?.into())
+            }
+            "--fhir" => options.fhir = Some(args.next().ok_or("--fhir needs a directory")?.into()),
+            _ => options.corpora.push(arg.into()),
+        }
+    }
+    Ok(options)
+}
+
+fn payload(record: &Record) -> String {
+    let mut parts = Vec::new();
+    if record.path != "/" {
+        parts.push(format!("path={}", record.path));
+    }
+    if !record.query.is_empty() {
+        parts.push(format!("query={}", record.query));
+    }
+    for (name, value) in &record.headers {
+        if !matches!(name.as_str(), "Content-Type" | "Accept") {
+            parts.push(format!("{name}: {value}"));
+        }
+    }
+    if !record.body.is_empty() {
+        parts.push(format!("body={}", record.body));
+    }
+    let text = parts.join(" | ");
+    let cut = text.char_indices().nth(300).map_or(text.len(), |(i, _)| i);
+    text[..cut].replace('\n', "\\n").replace('\r', "\\r")
+}
+
+fn scan(options: &Options) -> Result<(), String> {
+    let engine = Engine::new(EngineConfig::default());
+    let mut scan = Scan::default();
+    let mut sets = Vec::new();
+    for path in &options.corpora {
+        sets.push(read_jsonl(path).map_err(|e| e.to_string())?);
+    }
+    if let Some(dir) = &options.fhir {
+        sets.push(wardgate_waf::corpus::clinical::load(dir).map_err(|e| e.to_string())?);
+    }
+    for records in &sets {
+        for record in records {
+            let verdict = record.inspect(&engine, options.paranoia, false);
+            scan.add(record, &verdict);
+            let blocked = verdict.is_blocked();
+            let show_miss = record.label == Label::Attack
+                && !blocked
+                && options
+                    .misses
+                    .as_deref()
+                    .is_some_and(|c| c == "all" || c == record.category);
+            let show_fp = record.label == Label::Benign && blocked && options.fps;
+            if show_miss {
+                println!(
+                    "MISS {} {} {}",
+                    record.category,
+                    record.placement,
+                    payload(record)
+                );
+            }
+            if show_fp {
+                println!(
+                    "FP {} {} :: {}",
+                    record.placement,
+                    payload(record),
+                    verdict.explain()
+                );
+            }
+        }
+    }
+    println!("{}", scan.tables());
+    println!("{}", scan.summary_line());
+    Ok(())
+}
+
+/// Every string leaf of a JSON value with whether it is the narrative `text.div`.
+fn leaves<'v>(value: &'v serde_json::Value, parent: &str, out: &mut Vec<(bool, &'v str)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((parent == "div", s)),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| leaves(v, parent, out)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| leaves(v, k, out)),
+        _ => {}
+    }
+}
+
+fn clinical(dir: &PathBuf) -> Result<usize, String> {
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut count = 0;
+    let mut strings = 0;
+    let resources = dir.join("resources");
+    let entries =
+        std::fs::read_dir(&resources).map_err(|e| format!("{}: {e}", resources.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            leaves(&value, "", &mut out);
+            for (narrative, s) in out {
+                strings += 1;
+                let kind = if narrative {
+                    InputKind::FhirNarrative
+                } else {
+                    InputKind::ClinicalText
+                };
+                findings.clear();
+                detect(
+                    &Input {
+                        kind,
+                        name: None,
+                        value: s,
+                        paranoia: 1,
+                    },
+                    &mut findings,
+                );
+                for f in &findings {
+                    count += 1;
+                    let excerpt: String = s
+                        .get(f.span.clone())
+                        .unwrap_or("")
+                        .chars()
+                        .take(120)
+                        .collect();
+                    println!(
+                        "CLINICAL {} {:?} {} score={} :: {excerpt}",
+                        path.display(),
+                        kind,
+                        f.rule,
+                        f.score
+                    );
+                }
+            }
+        }
+    }
+    println!("clinical strings={strings} findings={count}");
+    Ok(count)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &options.clinical {
+        match clinical(dir) {
+            Ok(0) => {}
+            Ok(_) => return ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if (!options.corpora.is_empty() || options.fhir.is_some())
+        && let Err(e) = scan(&options)
+    {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}

@@ -15,7 +15,7 @@
 //! Corpora go through the whole engine (extraction, decoding, detectors, scoring), as
 //! `wardgate waf scan` does; the clinical check calls the detectors alone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use wardgate_waf::corpus::{Label, Record, Scan, read_jsonl};
@@ -135,7 +135,7 @@ fn leaves<'v>(value: &'v serde_json::Value, parent: &str, out: &mut Vec<(bool, &
     }
 }
 
-fn clinical(dir: &PathBuf) -> Result<usize, String> {
+fn clinical(dir: &Path) -> Result<usize, String> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut count = 0;
     let mut strings = 0;

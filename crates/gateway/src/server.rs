@@ -89,13 +89,16 @@ impl Gateway {
             shutdown.clone(),
             options.drain_timeout,
         ));
+        // The admin listener outlives the public one, so `/readyz` answers 503 while the
+        // gateway drains.
+        let finish = CancellationToken::new();
         let admin = tokio::spawn(crate::admin::serve_admin(
             Arc::clone(&shared),
             options.admin,
-            shutdown.clone(),
+            finish.clone(),
         ));
         let flusher_log = shared.log.clone();
-        let flusher_stop = shutdown.clone();
+        let flusher_stop = finish.clone();
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
@@ -111,7 +114,9 @@ impl Gateway {
             shared,
             tls,
             shutdown,
-            tasks: vec![public, admin, flusher],
+            finish,
+            public,
+            tasks: vec![admin, flusher],
         })
     }
 }
@@ -123,6 +128,8 @@ pub struct RunningGateway {
     shared: Arc<Shared>,
     tls: Arc<ArcSwap<ServerConfig>>,
     shutdown: CancellationToken,
+    finish: CancellationToken,
+    public: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -203,6 +210,8 @@ impl RunningGateway {
     pub async fn shutdown(self) {
         self.shared.draining.store(true, Ordering::Relaxed);
         self.shutdown.cancel();
+        let _ = self.public.await;
+        self.finish.cancel();
         for task in self.tasks {
             let _ = task.await;
         }

@@ -8,12 +8,19 @@ use super::{AttackClass, Finding};
 const WINDOW: usize = 1024;
 /// Lookups resolved per window.
 const MAX_LOOKUPS: usize = 64;
+/// Windows resolved per value: `${${${...` must not cost a window per `${`.
+const MAX_WINDOWS: usize = 64;
 
 /// Judge one value for lookups.
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     let mut from = 0;
+    let mut windows = 0;
     while let Some(rel) = b.get(from..).and_then(|s| memchr::memmem::find(s, b"${")) {
+        windows += 1;
+        if windows > MAX_WINDOWS {
+            return;
+        }
         let start = from + rel;
         let end = (start + WINDOW).min(b.len());
         if let Some((rule, score)) = resolve(b.get(start..end).unwrap_or(b"")) {
@@ -25,8 +32,8 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
             });
             return;
         }
-        // Everything up to the end of this window was resolved as one unit.
-        from = start + 2;
+        // The lookups nested in the first half of this window were resolved with it.
+        from = start + WINDOW / 2;
     }
 }
 

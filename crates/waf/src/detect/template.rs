@@ -12,6 +12,8 @@ use super::{AttackClass, Finding};
 
 /// Bytes of one expression examined.
 const MAX_EXPR: usize = 512;
+/// Expressions examined per delimiter and value.
+const MAX_EXPRESSIONS: usize = 64;
 
 fn push(
     findings: &mut Vec<Finding>,
@@ -72,7 +74,12 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
         (b"@(", b")"),
     ] {
         let mut from = 0;
+        let mut seen = 0;
         while let Some(at) = b.get(from..).and_then(|s| memchr::memmem::find(s, open)) {
+            seen += 1;
+            if seen > MAX_EXPRESSIONS {
+                break;
+            }
             let start = from + at;
             from = start + open.len();
             let window = b.get(from..(from + MAX_EXPR).min(b.len())).unwrap_or(b"");

@@ -42,7 +42,9 @@ pub(crate) fn detect(value: &str, whole_document: bool, findings: &mut Vec<Findi
         if entities > MAX_DECLS {
             break;
         }
-        let end = memchr::memchr(b'>', b.get(at..).unwrap_or(b"")).map_or(b.len(), |i| at + i);
+        // A declaration is short: `<!ENTITY` without `>` must not cost the rest of the value.
+        let window = b.get(at..(at + 1024).min(b.len())).unwrap_or(b"");
+        let end = memchr::memchr(b'>', window).map_or(at + window.len(), |i| at + i);
         let decl = b.get(at + 8..end).unwrap_or(b"").to_ascii_uppercase();
         let trimmed = decl
             .iter()

@@ -323,7 +323,8 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     if ev.logic || ev.arithmetic || ev.keyword_op || ev.function.is_some() {
         // `A'+'B`, `'DIV'`: an operator between the application's string and the input's.
         // An empty prefix is only telling with SQL's own quote: `"*"` is a search phrase.
-        let telling = compact && (!prefix.is_empty() || quote == b'\'' || ev.keyword_op || ev.logic);
+        let telling =
+            compact && (!prefix.is_empty() || quote == b'\'' || ev.keyword_op || ev.logic);
         return finding(
             "sqli.string-expression",
             if telling { 5 } else { 3 },
@@ -437,7 +438,10 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
     }
     // `1*1--`: arithmetic on numbers, then the rest of the query commented out.
     let numbers_only = toks.iter().skip(first).all(|t| {
-        matches!(t.kind, Kind::Num | Kind::Op(_) | Kind::Comment { .. } | Kind::LParen | Kind::RParen)
+        matches!(
+            t.kind,
+            Kind::Num | Kind::Op(_) | Kind::Comment { .. } | Kind::LParen | Kind::RParen
+        )
     });
     if ev.comment_end && ev.arithmetic && numbers_only {
         return finding("sqli.comment-truncation", 5, w.start, w.end);

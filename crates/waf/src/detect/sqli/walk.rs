@@ -201,7 +201,10 @@ impl Walker<'_> {
                         // `1,2,--+`: a list left open by a generated payload.
                         let open_list = self.in_list
                             && self.i >= 2
-                            && self.toks.get(self.i - 2).is_some_and(|t| t.kind == Kind::Comma);
+                            && self
+                                .toks
+                                .get(self.i - 2)
+                                .is_some_and(|t| t.kind == Kind::Comma);
                         return self.state == State::Operator
                             || open_list
                             || self.parens.is_empty()

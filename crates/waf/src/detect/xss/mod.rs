@@ -22,8 +22,11 @@ use script::Scheme;
 
 pub(crate) use narrative::detect as narrative;
 
-/// Bytes of an attribute value or style sheet examined.
+/// Bytes of a style sheet examined.
 const MAX_VALUE: usize = 16 * 1024;
+/// Bytes of an attribute value examined (a tag nested in a value is read again as its own
+/// tag, so this bounds the cost of `<a x="<a x="<a x="...`).
+const MAX_ATTR: usize = 4 * 1024;
 
 /// What a value is judged for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +51,18 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     let text = value.as_bytes();
     let before = findings.len();
     let mut scratch = String::new();
+    let mut weak: Option<(&'static str, u16, usize, usize)> = None;
     for tag in html::tags(text) {
         if let Some((rule, score)) = judge_tag(value, &tag, scope, &mut scratch) {
-            push(findings, rule, score, tag.start, tag.end);
             if score >= 5 {
-                return;
+                return push(findings, rule, score, tag.start, tag.end);
             }
+            weak = weak.or(Some((rule, score, tag.start, tag.end)));
         }
+    }
+    // One weak finding explains a value; more would only add up.
+    if let Some((rule, score, start, end)) = weak {
+        push(findings, rule, score, start, end);
     }
     if scope == Scope::Markup {
         return;
@@ -145,7 +153,8 @@ fn judge_tag(
             let sheet = value
                 .get(tag.end..floor(value, tag.end + MAX_VALUE))
                 .unwrap_or("");
-            let sheet = sheet.split("</").next().unwrap_or("");
+            // The sheet runs to the next tag (`</style>`).
+            let sheet = sheet.split('<').next().unwrap_or("");
             if css::is_active(sheet) {
                 raise(("xss.style-expression", 5));
             } else if scope == Scope::Full && tag.closed {
@@ -166,9 +175,9 @@ fn judge_tag(
             continue;
         };
         let raw = value
-            .get(range.start..floor(value, range.end.min(range.start + MAX_VALUE)))
+            .get(range.start..floor(value, range.end.min(range.start + MAX_ATTR)))
             .unwrap_or("");
-        decode_entities_into(raw, MAX_VALUE, scratch);
+        decode_entities_into(raw, MAX_ATTR, scratch);
         let decoded = scratch.as_bytes();
         // Any `on*` attribute with a value: browsers add event names every year, and a probe
         // with an invented one (`onxxx=1`) tests the filter the real one will pass.
@@ -324,10 +333,14 @@ fn processing_instruction(text: &[u8]) -> Option<(usize, usize)> {
 /// Vue) that reach the Function constructor or the scope's evaluator.
 fn template_injection(text: &[u8]) -> Option<(usize, usize)> {
     let mut from = 0;
-    while let Some(rel) = text
-        .get(from..)
-        .and_then(|s| memchr::memmem::find(s, b"{{"))
-    {
+    // Expressions examined: `{{{{{{...` must not cost a window per brace pair.
+    for _ in 0..64 {
+        let Some(rel) = text
+            .get(from..)
+            .and_then(|s| memchr::memmem::find(s, b"{{"))
+        else {
+            break;
+        };
         let open = from + rel;
         from = open + 2;
         let window = text.get(open..(open + 512).min(text.len())).unwrap_or(b"");

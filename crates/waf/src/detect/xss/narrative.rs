@@ -44,7 +44,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
             let sheet = value
                 .get(tag.end..)
                 .unwrap_or("")
-                .split("</")
+                .split('<')
                 .next()
                 .unwrap_or("");
             if css::is_active(sheet) {
@@ -60,7 +60,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
                 return;
             }
             let raw = attr.value.clone().and_then(|v| value.get(v)).unwrap_or("");
-            decode_entities_into(raw, super::MAX_VALUE, &mut scratch);
+            decode_entities_into(raw, super::MAX_ATTR, &mut scratch);
             let decoded = scratch.as_bytes();
             let active = script::schemes(decoded).any(|(scheme, start, _)| {
                 let at_start = decoded

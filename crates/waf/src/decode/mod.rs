@@ -203,8 +203,8 @@ fn has_double_dot(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'.', bytes).any(|i| bytes.get(i + 1) == Some(&b'.'))
 }
 
-/// Base64 of text mixes upper case, lower case and digits (or `+` `/`); words and codes
-/// rarely do, so they are not decoded at all.
+/// Base64 of text mixes upper and lower case, and digits (or `+` `/`) unless it is long;
+/// words and codes rarely do, so they are not decoded at all.
 fn looks_like_base64(value: &str) -> bool {
     if !(base64::MIN_LEN..=base64::MAX_LEN).contains(&value.len()) {
         return false;
@@ -219,7 +219,7 @@ fn looks_like_base64(value: &str) -> bool {
             _ => return false,
         }
     }
-    upper && lower && other
+    upper && lower && (other || value.len() >= 12)
 }
 
 /// Apply every decoder until the value no longer changes (at most [`MAX_ROUNDS`] rounds).

@@ -119,10 +119,13 @@ impl Inspection<'_> {
             }
             Format::Xml { declared } => {
                 let text = text_of(request.body);
-                if !xml_body::inspect(self, &text, fhir) {
-                    if declared {
-                        self.protocol(Place::Body, "protocol.xml-malformed");
-                    }
+                let read = xml_body::inspect(self, &text, fhir);
+                if !read && declared {
+                    self.protocol(Place::Body, "protocol.xml-malformed");
+                }
+                // A body that only looks like XML (HTML, say) is also judged as it is: the
+                // element-by-element reading would hide its markup.
+                if !read || !declared {
                     self.raw(&text);
                 }
             }

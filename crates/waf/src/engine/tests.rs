@@ -109,7 +109,7 @@ fn every_body_format_is_placed() {
         &request("POST", "/f", &xml, br#"<a><b c="MARK">MARK</b></a>"#),
         &route,
     );
-    assert_eq!(locations(&v), vec!["xml:/a/b/@c", "xml:/a/b"]);
+    assert_eq!(locations(&v), vec!["body", "xml:/a/b/@c", "xml:/a/b"]);
 
     let text = [header("Content-Type", "text/plain")];
     let v = engine.inspect(&request("POST", "/f", &text, b"plain MARK"), &route);
@@ -156,7 +156,10 @@ fn evasive_encodings_are_anomalies_that_block() {
             .find(|h| h.rule == rule)
             .map(|h| (h.location.clone(), h.score))
     };
-    let v = engine.inspect(&HttpRequest::new("GET", "/x?f=%C0%AE%C0%AE%C0%AFetc"), &route);
+    let v = engine.inspect(
+        &HttpRequest::new("GET", "/x?f=%C0%AE%C0%AE%C0%AFetc"),
+        &route,
+    );
     assert!(v.is_blocked());
     assert_eq!(
         anomaly(&v, "protocol.overlong-utf8"),
@@ -164,7 +167,10 @@ fn evasive_encodings_are_anomalies_that_block() {
     );
     let v = engine.inspect(&HttpRequest::new("GET", "/x?f=a%00b"), &route);
     assert!(v.is_blocked());
-    assert_eq!(anomaly(&v, "protocol.nul-byte"), Some(("query:f".to_owned(), 5)));
+    assert_eq!(
+        anomaly(&v, "protocol.nul-byte"),
+        Some(("query:f".to_owned(), 5))
+    );
 }
 
 #[test]

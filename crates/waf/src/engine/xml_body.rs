@@ -1,4 +1,4 @@
-//! XML bodies: declarations for the XXE detector, then text and attribute values by path; on
+//! XML bodies: the whole document for the XXE detector, then text and attribute values by path; on
 //! FHIR routes, narrative `div`s whole and `value` attributes by element name.
 
 use std::ops::ControlFlow;
@@ -15,16 +15,16 @@ use crate::verdict::{FhirIssue, bounded};
 /// Inspect an XML body; `false` when it is not XML (the caller then reads it as text).
 pub(super) fn inspect(run: &mut Inspection<'_>, text: &str, fhir: Option<&FhirContext>) -> bool {
     let document = xml::document_text(text);
-    if xml::has_declarations(&document) {
-        run.value(
-            Place::Body,
-            InputKind::XmlDocument,
-            None,
-            &document,
-            Anomalies::default(),
-            TEXT,
-        );
-    }
+    // The XXE detector reads the whole document: DOCTYPE and ENTITY declarations, but also
+    // XInclude and schema locations that make a parser fetch.
+    run.value(
+        Place::Body,
+        InputKind::XmlDocument,
+        None,
+        &document,
+        Anomalies::default(),
+        TEXT,
+    );
     let mut body = XmlBody {
         run,
         fhir: fhir.is_some(),

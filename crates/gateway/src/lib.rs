@@ -11,6 +11,7 @@
 //! inspect, observe) have their named place in [`pipeline`] and say "not enforced yet".
 #![forbid(unsafe_code)]
 
+mod activity;
 mod admin;
 mod body;
 mod decision;

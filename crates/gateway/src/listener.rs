@@ -9,14 +9,15 @@ use arc_swap::ArcSwap;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wardgate_guard::ConnectionLimiter;
 use wardgate_policy::Limits;
 
+use crate::activity::{Activity, Counted, drive};
 use crate::pipeline::{self, ConnectionInfo};
 use crate::server::Shared;
 use wardgate_pki::DeviceIdentity;
@@ -30,7 +31,7 @@ pub(crate) async fn serve_public(
     shutdown: CancellationToken,
     drain: Duration,
 ) {
-    let graceful = GracefulShutdown::new();
+    let tracker = TaskTracker::new();
     let connections = ConnectionLimiter::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -54,18 +55,19 @@ pub(crate) async fn serve_public(
             continue;
         };
         let acceptor = TlsAcceptor::from(tls.load_full());
-        let watcher = graceful.watcher();
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
             shared.metrics.connections(1.0);
-            serve_connection(&shared, acceptor, stream, peer, limits, watcher).await;
+            serve_connection(&shared, acceptor, stream, peer, limits, &shutdown).await;
             shared.metrics.connections(-1.0);
             drop(permit);
         });
     }
     drop(listener);
+    tracker.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = tracker.wait() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!("drain deadline reached; closing remaining connections"),
     }
 }
@@ -85,7 +87,7 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     limits: Limits,
-    watcher: Watcher,
+    shutdown: &CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     // A handshake is part of reading the request: the header timeout bounds it too.
@@ -113,12 +115,19 @@ async fn serve_connection(
     let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
     let info = Arc::new(ConnectionInfo { peer, device });
     let service_shared = Arc::clone(shared);
+    let activity = Arc::new(Activity::default());
+    let service_activity = Arc::clone(&activity);
     let service = service_fn(move |request| {
         let shared = Arc::clone(&service_shared);
         let info = Arc::clone(&info);
-        async move { pipeline::run(&shared, &info, request).await }
+        let in_progress = service_activity.begin();
+        async move {
+            let response = pipeline::run(&shared, &info, request).await;
+            drop(in_progress);
+            response
+        }
     });
-    let io = TokioIo::new(tls);
+    let io = TokioIo::new(Counted::new(tls, Arc::clone(&activity)));
     let cap = hard_head_cap(&limits);
     let result = if h2 {
         let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -129,10 +138,14 @@ async fn serve_connection(
             // answer, and streams we must reset for its errors, are bounded per connection.
             .max_pending_accept_reset_streams(limits.h2_max_resets_per_second as usize)
             .max_local_error_reset_streams(limits.h2_max_resets_per_second as usize)
-            .max_header_list_size(u32::try_from(cap).unwrap_or(u32::MAX))
-            .keep_alive_interval(limits.idle_timeout)
-            .keep_alive_timeout(Duration::from_secs(20));
-        watcher.watch(builder.serve_connection(io, service)).await
+            .max_header_list_size(u32::try_from(cap).unwrap_or(u32::MAX));
+        drive(
+            builder.serve_connection(io, service),
+            shutdown,
+            &activity,
+            limits.idle_timeout,
+        )
+        .await
     } else {
         let mut builder = http1::Builder::new();
         builder
@@ -141,7 +154,13 @@ async fn serve_connection(
             .max_header_size(cap)
             .max_buf_size(cap.max(400 * 1024))
             .keep_alive(true);
-        watcher.watch(builder.serve_connection(io, service)).await
+        drive(
+            builder.serve_connection(io, service),
+            shutdown,
+            &activity,
+            limits.idle_timeout,
+        )
+        .await
     };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");

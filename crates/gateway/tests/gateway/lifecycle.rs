@@ -153,3 +153,22 @@ async fn shutdown_lets_the_request_in_flight_finish_and_refuses_new_connections(
         "the in-flight exchange was not recorded"
     );
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_but_a_slow_request_is_not_cut() {
+    let gateway = TestGateway::start_with("idle_timeout = \"1s\"", None).await;
+    let mut client = gateway.client(b"h2").await;
+    // A request that spans an idle check keeps the connection open.
+    let slow = client.get("/emergency/wait/900").await;
+    assert_eq!(slow.status, 200);
+    assert_eq!(client.get("/emergency/fhir/Patient").await.status, 200);
+    // Then silence for several idle periods: the gateway closes the connection.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let request = http::Request::get(client.uri("/emergency/fhir/Patient"))
+        .body(crate::support::full(bytes::Bytes::new()))
+        .unwrap();
+    assert!(
+        client.send(request).await.is_err(),
+        "the idle HTTP/2 connection was kept open"
+    );
+}

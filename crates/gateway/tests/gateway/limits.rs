@@ -12,15 +12,17 @@ use crate::support::{TestGateway, full};
 #[tokio::test]
 async fn a_head_over_the_limit_is_431_with_an_outcome() {
     let gateway = TestGateway::start().await;
-    let mut client = gateway.client(b"http/1.1").await;
-    let request = Request::get("/emergency/fhir/Patient")
-        .header("host", "localhost")
-        .header("x-padding", "a".repeat(5000))
-        .body(full(Bytes::new()))
-        .unwrap();
-    let answer = client.send(request).await.unwrap();
-    assert_eq!(answer.status, 431);
-    assert_eq!(answer.outcome_code(), "wardgate.limit.header-too-large");
+    for alpn in [b"http/1.1".as_slice(), b"h2"] {
+        let mut client = gateway.client(alpn).await;
+        let request = Request::get(client.uri("/emergency/fhir/Patient"))
+            .header("host", "localhost")
+            .header("x-padding", "a".repeat(5000))
+            .body(full(Bytes::new()))
+            .unwrap();
+        let answer = client.send(request).await.unwrap();
+        assert_eq!(answer.status, 431, "{alpn:?}");
+        assert_eq!(answer.outcome_code(), "wardgate.limit.header-too-large");
+    }
     assert_eq!(gateway.upstream.seen(), 0);
 }
 

@@ -8,6 +8,9 @@
 //!   --clinical DIR      run the detectors directly on every JSON string leaf of
 //!                       DIR/resources/*.jsonl as clinical text and every `text.div` as FHIR
 //!                       narrative, and print every finding (there must be none)
+//!   --any-form        also count a request as blocked when one decoded form of one input has
+//!                       a finding of score 5 (what the engine gives when it keeps the highest
+//!                       score per rule and input, not the first)
 //!   --fhir DIR          also scan the clinical request set built from DIR (every resource as
 //!                       a create and an update, every Bundle, every request) through the engine
 //! ```
@@ -28,6 +31,7 @@ struct Options {
     fps: bool,
     clinical: Option<PathBuf>,
     fhir: Option<PathBuf>,
+    any_form: bool,
     corpora: Vec<PathBuf>,
 }
 
@@ -38,6 +42,7 @@ fn parse_args() -> Result<Options, String> {
         fps: false,
         clinical: None,
         fhir: None,
+        any_form: false,
         corpora: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -49,6 +54,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--misses" => options.misses = Some(args.next().ok_or("--misses needs a category")?),
             "--fps" => options.fps = true,
+            "--any-form" => options.any_form = true,
             "--clinical" => {
                 options.clinical = Some(args.next().ok_or("--clinical needs a directory")?.into())
             }
@@ -83,6 +89,8 @@ fn payload(record: &Record) -> String {
 fn scan(options: &Options) -> Result<(), String> {
     let engine = Engine::new(EngineConfig::default());
     let mut scan = Scan::default();
+    let mut any_form_extra = 0u64;
+    let mut any_form_fp = 0u64;
     let mut sets = Vec::new();
     for path in &options.corpora {
         sets.push(read_jsonl(path).map_err(|e| e.to_string())?);
@@ -94,7 +102,14 @@ fn scan(options: &Options) -> Result<(), String> {
         for record in records {
             let verdict = record.inspect(&engine, options.paranoia, false);
             scan.add(record, &verdict);
-            let blocked = verdict.is_blocked();
+            let mut blocked = verdict.is_blocked();
+            if options.any_form && !blocked && any_form_blocks(&engine, record, options.paranoia) {
+                blocked = true;
+                any_form_extra += 1;
+                if record.label == Label::Benign {
+                    any_form_fp += 1;
+                }
+            }
             let show_miss = record.label == Label::Attack
                 && !blocked
                 && options
@@ -120,9 +135,56 @@ fn scan(options: &Options) -> Result<(), String> {
             }
         }
     }
+    if options.any_form {
+        println!("any-form: {any_form_extra} more requests blocked ({any_form_fp} of them benign)");
+    }
     println!("{}", scan.tables());
     println!("{}", scan.summary_line());
     Ok(())
+}
+
+/// Whether one decoded form of one input of `record` has a finding of score 5.
+fn any_form_blocks(engine: &Engine, record: &Record, paranoia: u8) -> bool {
+    let headers: Vec<wardgate_waf::Header<'_>> = record
+        .headers
+        .iter()
+        .map(|(name, value)| wardgate_waf::Header {
+            name,
+            value: value.as_bytes(),
+        })
+        .collect();
+    let body = record.body_bytes();
+    let request = wardgate_waf::HttpRequest {
+        method: &record.method,
+        path: &record.path,
+        query: (!record.query.is_empty()).then_some(record.query.as_str()),
+        headers: &headers,
+        body: &body,
+        content_type: None,
+    };
+    let route = wardgate_waf::RouteContext {
+        paranoia,
+        fhir: record.is_fhir_route(),
+        ..Default::default()
+    };
+    let (_, trace) = engine.inspect_traced(&request, &route);
+    let mut findings = Vec::new();
+    trace.iter().any(|input| {
+        let name = input.location.split_once(':').map(|(_, n)| n);
+        input.forms.iter().any(|(_, text)| {
+            findings.clear();
+            detect(
+                &Input {
+                    kind: input.kind,
+                    name,
+                    value: text,
+                    paranoia,
+                },
+                &mut findings,
+            );
+            findings.iter().any(|f| f.score >= 5)
+        })
+    })
 }
 
 /// Every string leaf of a JSON value with whether it is the narrative `text.div`.

@@ -110,7 +110,8 @@ impl Lexer<'_> {
 
     fn end_word(&mut self) {
         if let Some(mut w) = self.word.take() {
-            w.end = self.at.max(w.start);
+            // An escape at the very end (`C:\\`) may step past the input.
+            w.end = self.at.max(w.start).min(self.b.len());
             if !w.text.is_empty() || w.ifs {
                 self.out.push(Token::Word(w));
             }
@@ -186,7 +187,7 @@ impl Lexer<'_> {
                 b'\\' => {
                     self.word().shellish = true;
                     let next = self.peek(1);
-                    self.at += 2;
+                    self.at = (self.at + 2).min(self.b.len());
                     if next != b'\n' && next != 0 {
                         self.push_char(next as char);
                     }
@@ -394,6 +395,18 @@ mod tests {
         assert_eq!(words("ls ${PATH:0:1}etc"), ["ls", "/etc"]);
         assert_eq!(words("w^h^o^a^m^i"), ["whoami"]);
         assert_eq!(words("$'\\x69\\x64'"), ["id"]);
+    }
+
+    #[test]
+    fn spans_stay_inside_the_value() {
+        // Found by the fuzzer: a trailing escape stepped past the end.
+        for value in ["; dir C:\\", "x\\", "$", "${", "$'\\x", "\"", "'"] {
+            for tok in lex(value, Start::Bare).unwrap_or_default() {
+                if let Token::Word(w) = tok {
+                    assert!(w.start <= w.end && w.end <= value.len(), "{value:?}: {w:?}");
+                }
+            }
+        }
     }
 
     #[test]

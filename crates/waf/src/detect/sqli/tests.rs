@@ -94,37 +94,3 @@ fn text_with_sql_words_is_not_injection() {
         assert_eq!(score(b), 0, "false positive: {b}");
     }
 }
-
-/// Print the tokens and walks of `$SQLI_DEBUG` (development aid: `cargo test sqli_debug -- --ignored --nocapture`).
-#[test]
-#[ignore = "development aid"]
-fn sqli_debug() {
-    use super::lexer::{Context, lex};
-    use super::walk::{State, walk};
-    let value = std::env::var("SQLI_DEBUG").unwrap_or_default();
-    for ctx in [Context::Bare, Context::Quoted(b'\''), Context::Quoted(b'"')] {
-        let mut toks = Vec::new();
-        if !lex(&value, ctx, &mut toks) {
-            continue;
-        }
-        println!(
-            "{ctx:?}: {:?}",
-            toks.iter()
-                .map(|t| (&value[t.start..t.end], t.kind))
-                .collect::<Vec<_>>()
-        );
-        for (from, state) in [
-            (0, State::Operand),
-            (0, State::Operator),
-            (1, State::Operator),
-        ] {
-            println!(
-                "  walk {from} {state:?}: {:?}",
-                walk(&toks, value.as_bytes(), from, state)
-            );
-        }
-    }
-    let mut f = Vec::new();
-    detect(&value, &mut f);
-    println!("{f:?}");
-}

@@ -64,6 +64,11 @@ fn script_outside_markup_is_found_in_request_values() {
         "{{constructor.constructor('alert(1)')()}}",
         "</script><script>alert(1)</script>",
         "alert.call(null,1)",
+        "<IMG SRC=\"http://evil.example/x.php?a=1\">",
+        "<LAYER SRC=\"http://evil.example/scriptlet.html\"></LAYER>",
+        "\u{BC}script\u{BE}alert(1)\u{BC}/script\u{BE}",
+        "' style=abc:expression(alert(1)) '",
+        "<label datasrc=\"#xss\" datafld=\"payload\"></label>",
     ] {
         assert_eq!(score(a, Scope::Full), 5, "{a}");
     }

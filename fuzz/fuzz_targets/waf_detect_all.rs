@@ -46,6 +46,11 @@ fuzz_target!(|data: &[u8]| {
         detect_with(detector, &text, input.paranoia, &mut findings);
     }
     for f in &findings {
-        assert!(f.span.start <= f.span.end && f.span.end <= text.len(), "{:?} span {:?}", f.rule, f.span);
+        assert!(
+            f.span.start <= f.span.end && f.span.end <= text.len(),
+            "{:?} span {:?}",
+            f.rule,
+            f.span
+        );
     }
 });

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let mut narrative = Vec::new();
     detect_with(Detector::Narrative, &text, 1, &mut narrative);
     for f in full.iter().chain(&clinical).chain(&narrative) {
-        assert!(f.span.start <= f.span.end && f.span.end <= text.len(), "span {:?}", f.span);
+        assert!(
+            f.span.start <= f.span.end && f.span.end <= text.len(),
+            "span {:?}",
+            f.span
+        );
     }
     let max = |v: &Vec<wardgate_waf::detect::Finding>| v.iter().map(|f| f.score).max().unwrap_or(0);
     assert!(max(&clinical) <= max(&full).max(5));

@@ -11,6 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let mut findings = Vec::new();
     detect_with(Detector::Shell, &text, 1, &mut findings);
     for f in &findings {
-        assert!(f.span.start <= f.span.end && f.span.end <= text.len(), "span {:?}", f.span);
+        assert!(
+            f.span.start <= f.span.end && f.span.end <= text.len(),
+            "span {:?}",
+            f.span
+        );
     }
 });

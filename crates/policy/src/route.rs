@@ -85,23 +85,30 @@ pub fn is_normal_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    if path.contains('\\') {
+    let bytes = rest.as_bytes();
+    if bytes.contains(&b'\\') {
         return false;
     }
-    let lower = rest.to_ascii_lowercase();
-    if ["%2f", "%5c", "%2e", "%00"]
-        .iter()
-        .any(|e| lower.contains(e))
-    {
+    // Checked without allocating: this runs on every request.
+    let encoded_separator = bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                [w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()],
+                [b'2', b'f'] | [b'5', b'c'] | [b'2', b'e'] | [b'0', b'0']
+            )
+    });
+    if encoded_separator {
         return false;
     }
     // The last segment may be empty (a trailing slash); no other may.
-    let segments: Vec<&str> = rest.split('/').collect();
-    let last = segments.len() - 1;
-    segments
-        .iter()
-        .enumerate()
-        .all(|(i, s)| !matches!(*s, "." | "..") && (i == last || !s.is_empty()))
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if matches!(segment, "." | "..") || (segment.is_empty() && !last) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

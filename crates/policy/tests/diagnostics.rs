@@ -382,3 +382,26 @@ fn oversized_and_deeply_nested_files_are_refused_before_parsing() {
     let found = errors(&huge);
     assert!(found[0].message.contains("more than the 1048576 accepted"));
 }
+
+#[test]
+fn routes_stay_inside_their_department_and_do_not_repeat() {
+    let text = format!(
+        "{BASE}\n[[departments.emergency.routes]]\npath = \"/radiology/fhir\"\n\
+         \n[[departments.emergency.routes]]\npath = \"/emergency/fhir\"\nmethods = [\"POST\", \"get\"]\n\
+         \n[[departments.emergency.routes]]\npath = \"/emergency/fhir\"\nmethods = [\"POST\"]\n"
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(found[0].line, line_of(3));
+    assert!(found[0].message.contains("outside its department's prefix"));
+    assert_eq!(found[1].line, line_of(7));
+    assert_eq!(
+        found[1].help.as_deref(),
+        Some("methods are upper case: write \"GET\"")
+    );
+    assert_eq!(found[2].line, line_of(9));
+    assert_eq!(
+        found[2].message,
+        "a second route for \"/emergency/fhir\" with the same methods"
+    );
+}

@@ -232,9 +232,24 @@ fn department(
     if let Some(v) = f.take("routes") {
         let what = f.key_path("routes");
         for route_fields in context.decoder.tables(v, &what) {
-            if let Some(r) = route(context, route_fields, &department) {
-                department.routes.push(r);
+            let span = route_fields.span.clone();
+            let Some(r) = route(context, route_fields, &department) else {
+                continue;
+            };
+            let overlaps = |other: &Route| {
+                other.path == r.path
+                    && (other.methods.is_empty()
+                        || r.methods.is_empty()
+                        || other.methods.iter().any(|m| r.methods.contains(m)))
+            };
+            if department.routes.iter().any(overlaps) {
+                context.decoder.error(
+                    span,
+                    format!("a second route for {:?} with the same methods", r.path),
+                    "merge the two routes, or give them methods that do not overlap",
+                );
             }
+            department.routes.push(r);
         }
         // Most specific first, so the first match is the one that applies.
         department.routes.sort_by(|a, b| {
@@ -369,7 +384,7 @@ fn route(
         return None;
     };
     let path = context.decoder.string(path_value, &f.key_path("path"))?;
-    if !path.starts_with(&department.prefix) && path != department.prefix.trim_end_matches('/') {
+    if !path.starts_with(&department.prefix) {
         context.decoder.error(
             path_value.span(),
             format!(

@@ -212,8 +212,13 @@ pub fn watch_file<F>(
 where
     F: FnMut(ReloadEvent) + Send + 'static,
 {
+    // The first stamp is taken before the task starts, so an edit made right after this call
+    // returns is seen as a change rather than taken as the starting point.
+    let first: FileStamp = std::fs::metadata(&path)
+        .ok()
+        .map(|meta| (meta.len(), meta.modified().ok()));
     tokio::spawn(async move {
-        let mut considered = stamp(&path).await;
+        let mut considered = first;
         let mut previous = considered;
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

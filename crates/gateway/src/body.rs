@@ -162,6 +162,46 @@ impl Body for GuardedBody {
     }
 }
 
+/// A request body on its way to an upstream: streamed under the route's limits (binary media
+/// the firewall does not read), or already buffered and inspected.
+pub enum ForwardBody {
+    /// Streamed as it arrives.
+    Streamed(GuardedBody),
+    /// Read whole (and inspected) before forwarding.
+    Buffered(Option<Bytes>),
+}
+
+impl Body for ForwardBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            ForwardBody::Streamed(body) => Pin::new(body).poll_frame(cx),
+            ForwardBody::Buffered(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ForwardBody::Streamed(body) => body.is_end_stream(),
+            ForwardBody::Buffered(bytes) => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ForwardBody::Streamed(body) => body.size_hint(),
+            ForwardBody::Buffered(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
+}
+
 /// A response body: one the gateway wrote itself, or an upstream's, streamed through.
 pub enum ResponseBody {
     /// A complete body (refusals, built-in departments, admin answers).

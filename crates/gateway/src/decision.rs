@@ -1,5 +1,6 @@
 //! Decisions that end an exchange: status, stable code, and the reason for the record.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -17,7 +18,7 @@ pub struct Decision {
     /// The FHIR issue type.
     pub issue: IssueCode,
     /// What the client is told.
-    pub diagnostics: &'static str,
+    pub diagnostics: Cow<'static, str>,
     /// What the record says.
     pub reason: String,
     /// For 429: when to come back.
@@ -25,6 +26,8 @@ pub struct Decision {
     /// Whether the connection must be closed after the answer (the rest of its bytes cannot
     /// be trusted to be framed as the client meant).
     pub close_connection: bool,
+    /// For 401: the `WWW-Authenticate` challenge (RFC 6750).
+    pub www_authenticate: Option<&'static str>,
 }
 
 impl Decision {
@@ -32,17 +35,18 @@ impl Decision {
         status: StatusCode,
         code: &'static str,
         issue: IssueCode,
-        diagnostics: &'static str,
+        diagnostics: impl Into<Cow<'static, str>>,
         reason: String,
     ) -> Self {
         Decision {
             status,
             code,
             issue,
-            diagnostics,
+            diagnostics: diagnostics.into(),
             reason,
             retry_after: None,
             close_connection: false,
+            www_authenticate: None,
         }
     }
 
@@ -205,5 +209,121 @@ impl Decision {
         );
         d.close_connection = true;
         d
+    }
+}
+
+/// The challenge for a missing or refused bearer token (RFC 6750 section 3).
+const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
+/// The challenge for a token whose second factor is too old (RFC 9470).
+const STEP_UP: &str = "Bearer error=\"insufficient_user_authentication\"";
+
+/// Decisions of the authenticate, authorize and inspect phases.
+impl Decision {
+    /// A department API was called without credentials (deny by default).
+    pub fn authentication_required(department: &str) -> Self {
+        let mut d = Decision::new(
+            StatusCode::UNAUTHORIZED,
+            "wardgate.auth.required",
+            IssueCode::Login,
+            "This department API needs an access token (Authorization: Bearer ...).",
+            format!("anonymous request to department {department}"),
+        );
+        d.www_authenticate = Some("Bearer");
+        d
+    }
+
+    /// The credentials presented were refused (expired, revoked, wrong audience, forged...).
+    pub fn invalid_token(code: &'static str, reason: String) -> Self {
+        let mut d = Decision::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            IssueCode::Login,
+            "The access token is invalid or expired.",
+            reason,
+        );
+        d.www_authenticate = Some(INVALID_TOKEN);
+        d
+    }
+
+    /// The identity service failed while checking the credentials.
+    pub fn authentication_unavailable() -> Self {
+        Decision::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "wardgate.auth.unavailable",
+            IssueCode::Transient,
+            "Credentials cannot be checked right now; retry shortly.",
+            "the identity store failed while authenticating".to_owned(),
+        )
+    }
+
+    /// The authorize phase denied the exchange; `rule` is identity's stable rule code and
+    /// `reason` its sentence (which names no secret and no internal).
+    pub fn access_denied(rule: &'static str, reason: String) -> Self {
+        Decision::new(
+            StatusCode::FORBIDDEN,
+            rule,
+            IssueCode::Forbidden,
+            reason.clone(),
+            reason,
+        )
+    }
+
+    /// The interaction needs a recent second factor: the client steps up and retries.
+    pub fn step_up_required(rule: &'static str, reason: String) -> Self {
+        let mut d = Decision::new(
+            StatusCode::UNAUTHORIZED,
+            rule,
+            IssueCode::Login,
+            reason.clone(),
+            reason,
+        );
+        d.www_authenticate = Some(STEP_UP);
+        d
+    }
+
+    /// A path under a FHIR base that is not a FHIR interaction (the classification said why).
+    pub fn not_a_fhir_interaction(reason: String) -> Self {
+        Decision::new(
+            StatusCode::BAD_REQUEST,
+            "wardgate.fhir.not-an-interaction",
+            IssueCode::NotSupported,
+            "The request does not address a FHIR interaction.",
+            reason,
+        )
+    }
+
+    /// A DICOMweb request this gateway does not authorize (only QIDO, WADO and STOW are).
+    pub fn dicom_not_supported(reason: String) -> Self {
+        Decision::new(
+            StatusCode::FORBIDDEN,
+            "wardgate.dicomweb.not-authorized",
+            IssueCode::Forbidden,
+            "Only DICOMweb search, retrieve and store are allowed through this gateway.",
+            reason,
+        )
+    }
+
+    /// A batch or transaction Bundle that cannot be read entry by entry.
+    pub fn bundle_unreadable(reason: String) -> Self {
+        Decision::new(
+            StatusCode::BAD_REQUEST,
+            "wardgate.fhir.bundle-unreadable",
+            IssueCode::Structure,
+            "The batch or transaction Bundle cannot be read entry by entry.",
+            reason,
+        )
+    }
+
+    /// The firewall judged the request an attack. The client learns no more than that (the
+    /// verdict, with the excerpt, stays in the exchange record).
+    pub fn waf_blocked(reason: String) -> Self {
+        Decision::new(
+            StatusCode::FORBIDDEN,
+            "wardgate.waf.blocked",
+            IssueCode::Security,
+            "The request was refused by the web application firewall. Quote the request id \
+             to the hospital's security team if this is an error.",
+            reason,
+        )
     }
 }

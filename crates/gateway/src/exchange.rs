@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{Method, Version};
 
 use crate::decision::Decision;
+use wardgate_identity::Principal;
 use wardgate_pki::DeviceIdentity;
 
 /// The phases of the life of a request, in the order the pipeline runs them.
@@ -87,12 +88,43 @@ impl PhaseVerdict {
     }
 }
 
-/// Who is asking. Until identity (issue 4) authenticates requests, every principal is
-/// anonymous and nothing is granted on that basis.
+/// What the authorize phase decided, for the record: the rule, its sentence, and the
+/// emergency grant the exchange was made under.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// No credentials were checked.
-    Anonymous,
+pub struct AuthorizationRecord {
+    /// The stable rule code (`authz.allow.scope`, `authz.segmentation`, ...).
+    pub rule: &'static str,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// The break-the-glass grant, when the exchange was made under one.
+    pub break_glass: Option<String>,
+    /// The patient whose compartment the exchange was confined to, if any.
+    pub patient: Option<String>,
+}
+
+/// What the firewall concluded, for the record (never the payload, only a bounded excerpt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WafRecord {
+    /// `blocked`, `detected` (detect mode: would have blocked), or `allowed`.
+    pub outcome: &'static str,
+    /// `block` or `detect-only`.
+    pub mode: &'static str,
+    /// The anomaly score and the threshold.
+    pub score: u32,
+    /// The score at which the route blocks.
+    pub threshold: u32,
+    /// The top finding's rule (`sqli.tautology`), class (`sqli`), location and excerpt.
+    pub rule: Option<String>,
+    /// The top finding's attack class.
+    pub class: Option<&'static str>,
+    /// Where the top finding sat (`query:id`, `body:$.note[0].text`).
+    pub location: Option<String>,
+    /// A bounded, escaped excerpt of what triggered the top finding.
+    pub excerpt: Option<String>,
+    /// How many findings there were.
+    pub findings: usize,
+    /// The custom rule that let the request through uninspected, if one did.
+    pub allowed_by: Option<String>,
 }
 
 /// One request and what the pipeline decided about it.
@@ -108,8 +140,12 @@ pub struct Exchange {
     pub peer: SocketAddr,
     /// The client's verified device certificate, if it presented one.
     pub device: Option<Arc<DeviceIdentity>>,
-    /// Who is asking.
-    pub principal: Principal,
+    /// Who is asking; `None`: anonymous.
+    pub principal: Option<Arc<Principal>>,
+    /// The authorize phase's decision, once taken.
+    pub authorization: Option<AuthorizationRecord>,
+    /// The firewall's verdict, once inspected.
+    pub waf: Option<WafRecord>,
     /// The HTTP version of the client's request.
     pub version: Version,
     /// The request method.
@@ -148,7 +184,9 @@ impl Exchange {
             started: Instant::now(),
             peer,
             device,
-            principal: Principal::Anonymous,
+            principal: None,
+            authorization: None,
+            waf: None,
             version,
             method: method.clone(),
             path: uri.path().to_owned(),
@@ -160,6 +198,12 @@ impl Exchange {
             decision: None,
             timings: [Duration::ZERO; 9],
         }
+    }
+
+    /// Add time spent on behalf of `phase` outside its own call (the body read belongs to
+    /// `read`, a second authorization of a batch's entries to `authorize`).
+    pub fn add_time(&mut self, phase: Phase, started: Instant) {
+        self.timings[phase as usize] += started.elapsed();
     }
 
     /// Note what `phase` concluded and how long it took.

@@ -7,10 +7,13 @@
 //!
 //! Must not know about: what the policy file looks like (the policy crate hands it typed
 //! values), how rate-limit state is stored (the guard crate), how FHIR resources are stored
-//! (the departments crate). Phases owned by later issues (authenticate, authorize by scope,
-//! inspect, observe) have their named place in [`pipeline`] and say "not enforced yet".
+//! (the departments crate), how tokens are verified or access decided (the identity crate),
+//! how attacks are recognised (the waf crate). The observe phase (behaviour analytics) has its
+//! named place in [`pipeline`] and says "not enforced yet".
 #![forbid(unsafe_code)]
 
+pub mod access;
+mod access_control;
 mod activity;
 mod admin;
 mod body;
@@ -18,6 +21,8 @@ mod decision;
 mod department;
 mod error;
 mod exchange;
+mod firewall;
+mod forward;
 mod listener;
 mod metrics;
 pub mod pipeline;
@@ -29,7 +34,7 @@ mod upstream;
 pub use decision::Decision;
 pub use department::{DepartmentResponse, DepartmentService};
 pub use error::GatewayError;
-pub use exchange::{Exchange, Phase, PhaseVerdict, Principal};
+pub use exchange::{AuthorizationRecord, Exchange, Phase, PhaseVerdict, WafRecord};
 pub use record::ExchangeLog;
 pub use server::{Gateway, GatewayOptions, RunningGateway};
 pub use tls::{TlsMaterial, server_config};

@@ -62,6 +62,10 @@ impl GatewayMetrics {
                 "wardgate_connections_refused_total",
                 "Connections closed at accept, by reason"
             );
+            metrics::describe_counter!(
+                "wardgate_waf_verdicts_total",
+                "Requests the firewall blocked (or, in detect mode, would have), by class"
+            );
             metrics::describe_gauge!(
                 "wardgate_policy_version",
                 "Version of the policy in force (1 at start, +1 per reload)"
@@ -110,6 +114,15 @@ impl GatewayMetrics {
                         .increment(1);
                 }
             }
+        });
+    }
+
+    /// The firewall blocked (`blocked`) or would have blocked (`detected`) a request whose
+    /// top finding is of `class`.
+    pub fn waf_verdict(&self, class: &'static str, outcome: &'static str) {
+        self.record(|| {
+            counter!("wardgate_waf_verdicts_total", "class" => class, "outcome" => outcome)
+                .increment(1)
         });
     }
 

@@ -3,13 +3,15 @@
 //! ```text
 //! accept        (listener.rs, once per connection) per-address limit, TLS, device identity
 //! read          request head limits, framing checks, body limit by Content-Length
-//! admit         rate limit per client address and route (guard crate)
-//! authenticate  NOT ENFORCED YET (identity, issue 4): every principal is anonymous
-//! route         path -> department and route; unknown paths refused
-//! authorize     device segmentation (mTLS required, zone allowed); scopes NOT ENFORCED YET
-//! inspect       NOT ENFORCED YET (the waf crate, issue 3)
+//! admit         rate limit per client address and route (guard crate); login endpoints stricter
+//! authenticate  bearer token or service certificate -> principal, or anonymous (identity)
+//! route         path -> department and route, or identity's endpoints; unknown paths refused
+//! authorize     device (revoked, mTLS, zone), then identity's decision: deny by default;
+//!               the patient filter and constraints applied; then the body is read
+//!               (forward.rs) and a batch's entries or a POST search's form authorized
+//! inspect       the firewall (waf crate) over path, query, headers and the read body
 //! observe       NOT ENFORCED YET (behaviour analytics)
-//! forward       to the built-in department or the upstream URL, body streamed under limits
+//! forward       to identity, the built-in department or the upstream URL (forward.rs)
 //! respond       security headers, request id
 //! record        one JSON line per exchange, written when the response body is done
 //! ```
@@ -25,24 +27,26 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response, Uri};
-use http_body_util::BodyExt;
+use http::{Request, Response};
 use hyper::body::Incoming;
 use wardgate_fhir::outcome::OperationOutcome;
 use wardgate_guard::{RateDecision, RateLimit};
-use wardgate_policy::{DeviceRefusal, Policy, ResolvedRoute, UpstreamTarget};
+use wardgate_policy::{Policy, ResolvedRoute, WafSettings};
 
-use crate::body::{BodyError, BodyProgress, GuardedBody, RecordedBody, ResponseBody};
+use crate::access::Asked;
+use crate::access_control::{self, Authorized};
+use crate::body::{BodyProgress, RecordedBody, ResponseBody};
 use crate::decision::Decision;
 use crate::exchange::{Exchange, Phase, PhaseVerdict};
+use crate::firewall::{Firewall, Inspected, Placement};
+use crate::forward::{self, ReadRequest};
 use crate::record::PendingRecord;
 use crate::server::Shared;
-use crate::upstream::{ForwardError, Forwarding, safe_host};
 use wardgate_pki::DeviceIdentity;
 
 /// The phases whose checks are not implemented yet; the record lists them so nobody reads
-/// an allowed exchange as authenticated or inspected.
-pub const NOT_ENFORCED_YET: [&str; 4] = ["authenticate", "authorize.scopes", "inspect", "observe"];
+/// an allowed exchange as observed.
+pub const NOT_ENFORCED_YET: [&str; 1] = ["observe"];
 
 /// What one connection tells every exchange on it (set once, at accept).
 #[derive(Debug)]
@@ -56,6 +60,15 @@ pub struct ConnectionInfo {
 /// Go on, or end the exchange with a decision.
 type Flow<T = ()> = Result<T, Decision>;
 
+/// Where a routed request goes.
+enum Destination<'p> {
+    /// Identity's endpoints: `/auth/...` and SMART discovery (public; identity checks the
+    /// credentials its endpoints take).
+    Identity,
+    /// A department.
+    Department(ResolvedRoute<'p>),
+}
+
 /// Run one exchange through every phase and answer it.
 pub(crate) async fn run(
     shared: &Shared,
@@ -64,6 +77,7 @@ pub(crate) async fn run(
 ) -> Result<Response<RecordedBody>, Infallible> {
     // One policy snapshot for the whole exchange: a reload never mixes two policies.
     let active = shared.policy.current();
+    let derived = shared.derived(&active);
     let request_id = request_id(request.headers());
     let mut exchange = Exchange::begin(
         request_id,
@@ -76,6 +90,7 @@ pub(crate) async fn run(
     let response = match phases(
         shared,
         &active.policy,
+        &derived.firewall,
         &mut exchange,
         request,
         &mut request_body,
@@ -99,6 +114,7 @@ pub(crate) async fn run(
 async fn phases(
     shared: &Shared,
     policy: &Policy,
+    firewall: &Firewall,
     exchange: &mut Exchange,
     request: Request<Incoming>,
     request_body: &mut Option<Arc<BodyProgress>>,
@@ -106,42 +122,177 @@ async fn phases(
     let started = Instant::now();
     let head = read(policy, &request);
     let resolved = conclude(exchange, Phase::Read, started, head)?;
+    let identity_endpoint = wardgate_identity::http::handles(request.uri().path());
 
     let started = Instant::now();
-    let admitted = admit(shared, policy, exchange, resolved.as_ref()).await;
+    let admitted = admit(
+        shared,
+        policy,
+        exchange,
+        resolved.as_ref(),
+        identity_endpoint,
+    )
+    .await;
     conclude(exchange, Phase::Admit, started, admitted)?;
 
-    // authenticate: NOT ENFORCED YET (identity, issue 4). The principal stays anonymous and
-    // nothing below grants anything on the basis of who the caller is.
-    exchange.conclude(
-        Phase::Authenticate,
-        PhaseVerdict::NotEnforced,
-        Instant::now(),
-    );
+    let started = Instant::now();
+    // Identity's endpoints check their own credentials; an unknown path is refused anyway.
+    let audience = resolved
+        .as_ref()
+        .filter(|_| !identity_endpoint)
+        .map(|r| r.department_name());
+    let authenticated = match audience {
+        Some(department) => {
+            let authorization = request.headers().get(header::AUTHORIZATION);
+            access_control::authenticate(
+                &shared.identity,
+                exchange,
+                authorization,
+                Some(department),
+            )
+            .await
+        }
+        None => Ok(()),
+    };
+    conclude(exchange, Phase::Authenticate, started, authenticated)?;
 
     let started = Instant::now();
-    let routed = route(exchange, resolved);
-    let resolved = conclude(exchange, Phase::Route, started, routed)?;
+    let routed = route(exchange, resolved, identity_endpoint);
+    let destination = conclude(exchange, Phase::Route, started, routed)?;
 
+    match destination {
+        Destination::Identity => {
+            exchange.conclude(Phase::Authorize, PhaseVerdict::Passed, Instant::now());
+            let limits = policy.limits.route_limits();
+            let read = read_body(exchange, request, limits, request_body).await?;
+            let global = WafSettings {
+                mode: policy.waf.mode,
+                paranoia: policy.waf.paranoia,
+            };
+            let placement = Placement {
+                department: None,
+                settings: global,
+                fhir: false,
+            };
+            inspect(shared, firewall, exchange, &read, placement)?;
+            exchange.conclude(Phase::Observe, PhaseVerdict::NotEnforced, Instant::now());
+            let started = Instant::now();
+            let response = forward::to_identity(shared, exchange, read).await;
+            exchange.conclude(Phase::Forward, PhaseVerdict::Passed, started);
+            Ok(response)
+        }
+        Destination::Department(resolved) => {
+            department(
+                shared,
+                policy,
+                firewall,
+                exchange,
+                &resolved,
+                request,
+                request_body,
+            )
+            .await
+        }
+    }
+}
+
+/// From authorize to forward, for a request to a department.
+async fn department(
+    shared: &Shared,
+    policy: &Policy,
+    firewall: &Firewall,
+    exchange: &mut Exchange,
+    resolved: &ResolvedRoute<'_>,
+    request: Request<Incoming>,
+    request_body: &mut Option<Arc<BodyProgress>>,
+) -> Flow<Response<ResponseBody>> {
     let started = Instant::now();
     let revoked = exchange
         .device
         .as_ref()
         .is_some_and(|d| shared.revocations.load().is_revoked(&d.fingerprint));
-    let authorized = authorize(exchange, revoked, &resolved);
-    conclude(exchange, Phase::Authorize, started, authorized)?;
+    let relative = relative_path(request.uri().path(), &resolved.department.prefix).to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let authorized = access_control::authorize(
+        &shared.identity,
+        exchange,
+        revoked,
+        resolved,
+        &relative,
+        query.as_deref(),
+    );
+    let authorized: Authorized = conclude(exchange, Phase::Authorize, started, authorized)?;
 
-    // inspect: NOT ENFORCED YET (the waf crate, issue 3): the WAF's verdict goes here, with
-    // `resolved.settings.waf` as its mode and paranoia.
-    exchange.conclude(Phase::Inspect, PhaseVerdict::NotEnforced, Instant::now());
+    let read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
+
+    let started = Instant::now();
+    let content_type = read
+        .parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body_checked = access_control::authorize_body(
+        &shared.identity,
+        exchange,
+        resolved,
+        &authorized,
+        query.as_deref(),
+        content_type,
+        read.buffered(),
+    );
+    exchange.add_time(Phase::Authorize, started);
+    if let Err(decision) = body_checked {
+        exchange.verdicts[Phase::Authorize as usize] = PhaseVerdict::Refused;
+        return Err(decision);
+    }
+
+    let placement = Placement {
+        department: Some(resolved.department_name()),
+        settings: resolved.settings.waf,
+        fhir: matches!(authorized.asked, Asked::Fhir(_)),
+    };
+    inspect(shared, firewall, exchange, &read, placement)?;
 
     // observe: NOT ENFORCED YET (behaviour analytics): the principal's and device's profile
     // is updated here and may answer with a block or a step-up.
     exchange.conclude(Phase::Observe, PhaseVerdict::NotEnforced, Instant::now());
 
     let started = Instant::now();
-    let forwarded = forward(shared, policy, exchange, &resolved, request, request_body).await;
+    let progress = request_body
+        .clone()
+        .unwrap_or_else(|| Arc::new(BodyProgress::default()));
+    let forwarded = forward::to_department(
+        shared,
+        policy,
+        exchange,
+        resolved,
+        read,
+        authorized.added_query.as_deref(),
+        &progress,
+    )
+    .await;
     conclude(exchange, Phase::Forward, started, forwarded)
+}
+
+/// The path below the department prefix, from its final slash (`/fhir/Patient/1`).
+fn relative_path<'a>(path: &'a str, prefix: &str) -> &'a str {
+    path.get(prefix.len() - 1..).unwrap_or("/")
+}
+
+/// Read the body under `limits` (part of the read phase: its time is added there).
+async fn read_body(
+    exchange: &mut Exchange,
+    request: Request<Incoming>,
+    limits: wardgate_policy::RouteLimits,
+    request_body: &mut Option<Arc<BodyProgress>>,
+) -> Flow<ReadRequest> {
+    let started = Instant::now();
+    let read = forward::read_body(request, limits, request_body).await;
+    exchange.add_time(Phase::Read, started);
+    if read.is_err() {
+        exchange.verdicts[Phase::Read as usize] = PhaseVerdict::Refused;
+    }
+    read
 }
 
 /// Note a phase's verdict and duration, and pass its result on.
@@ -207,22 +358,57 @@ fn head_size<B>(request: &Request<B>) -> usize {
 
 // ---- admit ------------------------------------------------------------------------------
 
+/// The stricter limit on identity's endpoints that take credentials, per client address:
+/// identity counts failures per account and address; this keeps a guessing client from
+/// making the gateway spend Argon2 work at the route's clinical rate.
+const CREDENTIAL_RATE: RateLimitPolicy = RateLimitPolicy {
+    rate_per_second: 1.0,
+    burst: 10,
+};
+
+type RateLimitPolicy = wardgate_policy::RateLimit;
+
+/// Whether a path is one of identity's endpoints that check a password or a code.
+fn takes_credentials(path: &str) -> bool {
+    matches!(
+        path,
+        "/auth/login" | "/auth/mfa" | "/auth/token" | "/auth/step-up" | "/auth/break-glass"
+    )
+}
+
 /// Count the request against its client's rate limit on this route.
 async fn admit(
     shared: &Shared,
     policy: &Policy,
     exchange: &Exchange,
     resolved: Option<&ResolvedRoute<'_>>,
+    identity_endpoint: bool,
 ) -> Flow {
-    let configured = resolved.map_or(policy.rate_limit, |r| r.settings.rate_limit);
+    let (configured, scope) = if identity_endpoint {
+        if takes_credentials(&exchange.path) {
+            let stricter = RateLimitPolicy {
+                rate_per_second: policy
+                    .rate_limit
+                    .rate_per_second
+                    .min(CREDENTIAL_RATE.rate_per_second),
+                burst: policy.rate_limit.burst.min(CREDENTIAL_RATE.burst),
+            };
+            (stricter, "/auth/ (credentials)")
+        } else {
+            (policy.rate_limit, "/auth/")
+        }
+    } else {
+        let configured = resolved.map_or(policy.rate_limit, |r| r.settings.rate_limit);
+        let scope = resolved.map_or("(unrouted)", |r| {
+            r.route
+                .map_or(r.department.prefix.as_str(), |route| route.path.as_str())
+        });
+        (configured, scope)
+    };
     // The policy refuses a zero rate or burst at load, so this only guards the arithmetic.
     let Ok(limit) = RateLimit::new(configured.rate_per_second, configured.burst) else {
         return Ok(());
     };
-    let scope = resolved.map_or("(unrouted)", |r| {
-        r.route
-            .map_or(r.department.prefix.as_str(), |route| route.path.as_str())
-    });
     let key = format!("{} {scope}", client_key(exchange.peer.ip()));
     match shared.rate_limits.check(&key, limit).await {
         Ok(RateDecision::Allowed) => Ok(()),
@@ -254,137 +440,65 @@ fn client_key(ip: IpAddr) -> String {
 
 // ---- route ------------------------------------------------------------------------------
 
-/// The department that owns the path; deny by default.
+/// The department that owns the path, or identity's endpoints; deny by default.
 fn route<'p>(
     exchange: &mut Exchange,
     resolved: Option<ResolvedRoute<'p>>,
-) -> Flow<ResolvedRoute<'p>> {
+    identity_endpoint: bool,
+) -> Flow<Destination<'p>> {
+    if identity_endpoint {
+        exchange.route = Some("/auth/".to_owned());
+        return Ok(Destination::Identity);
+    }
     let resolved = resolved.ok_or_else(Decision::unknown_route)?;
     exchange.department = Some(resolved.department_name().to_owned());
     exchange.route = resolved.route.map(|r| r.path.clone());
-    Ok(resolved)
+    Ok(Destination::Department(resolved))
 }
 
-// ---- authorize --------------------------------------------------------------------------
+// ---- inspect ----------------------------------------------------------------------------
 
-/// Segmentation by device: a revoked certificate is refused everywhere (checked on every
-/// request, so revoking cuts off connections already open), a route that requires mTLS needs a device certificate, and a
-/// certificate must belong to a zone the department allows. Scopes, roles and the patient
-/// compartment are NOT ENFORCED YET (identity, issue 4).
-fn authorize(exchange: &Exchange, revoked: bool, resolved: &ResolvedRoute<'_>) -> Flow {
-    if revoked {
-        return Err(Decision::device_revoked());
-    }
-    let zone = exchange.device.as_ref().map(|d| d.zone.as_str());
-    resolved
-        .admit_device(zone)
-        .map_err(|refusal| match refusal {
-            DeviceRefusal::CertificateRequired => {
-                Decision::mtls_required(resolved.department_name())
-            }
-            DeviceRefusal::ZoneNotAllowed => {
-                Decision::zone_denied(resolved.department_name(), zone)
-            }
-        })
-}
-
-// ---- forward ----------------------------------------------------------------------------
-
-/// Hand the request to its department: in process (`builtin`) or to the upstream URL, its
-/// body streamed under the route's size limit and read deadline.
-async fn forward(
+/// The firewall over the request as read: a block ends the exchange with 403 (the client
+/// learns the request id, the record the verdict); detect mode records and goes on.
+fn inspect(
     shared: &Shared,
-    policy: &Policy,
-    exchange: &Exchange,
-    resolved: &ResolvedRoute<'_>,
-    request: Request<Incoming>,
-    request_body: &mut Option<Arc<BodyProgress>>,
-) -> Flow<Response<ResponseBody>> {
-    let (mut parts, incoming) = request.into_parts();
-    let limits = resolved.settings.limits;
-    let (body, progress) = GuardedBody::new(
-        incoming,
-        limits.max_body_bytes.bytes(),
-        limits.body_read_timeout,
-    );
-    *request_body = Some(Arc::clone(&progress));
-    let body_refusal = |progress: &BodyProgress| match progress.failure() {
-        Some(BodyError::TooLarge) => Decision::body_too_large(limits.max_body_bytes.bytes()),
-        Some(BodyError::Timeout) => Decision::body_timeout(limits.body_read_timeout),
-        _ => Decision::upstream_unavailable("client stopped sending the body".to_owned()),
+    firewall: &Firewall,
+    exchange: &mut Exchange,
+    request: &ReadRequest,
+    placement: Placement<'_>,
+) -> Flow {
+    let started = Instant::now();
+    let inspected = Inspected {
+        method: request.parts.method.as_str(),
+        path: request.parts.uri.path(),
+        query: request.parts.uri.query(),
+        headers: &request.parts.headers,
+        body: request.buffered(),
     };
-
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| {
-            parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-        })
-        .and_then(safe_host)
-        .map(str::to_owned);
-    parts.uri = relative_to_department(&parts.uri, &resolved.department.prefix)?;
-    let department = resolved.department_name();
-
-    match resolved.upstream() {
-        UpstreamTarget::Builtin => {
-            let Some(service) = shared.departments.as_ref() else {
-                return Err(Decision::builtin_unavailable(department));
-            };
-            let whole = body
-                .collect()
-                .await
-                .map_err(|_| body_refusal(&progress))?
-                .to_bytes();
-            crate::upstream::strip_hop_by_hop(&mut parts.headers);
-            if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
-                parts.headers.insert(X_REQUEST_ID.clone(), id);
-            }
-            let response = service
-                .handle(department, Request::from_parts(parts, whole))
-                .await;
-            Ok(response.map(ResponseBody::full))
-        }
-        UpstreamTarget::Url(base) => {
-            let forwarding = Forwarding {
-                peer: exchange.peer,
-                host: host.as_deref(),
-                request_id: &exchange.request_id,
-            };
-            let request = Request::from_parts(parts, body);
-            match shared
-                .upstreams
-                .forward(&policy.upstream, base, request, &forwarding, &progress)
-                .await
-            {
-                Ok(response) => Ok(response.map(ResponseBody::Upstream)),
-                Err(ForwardError::Timeout(timeout)) => Err(Decision::upstream_timeout(timeout)),
-                Err(ForwardError::Body) => Err(body_refusal(&progress)),
-                Err(ForwardError::Unavailable(detail)) => match progress.failure() {
-                    Some(_) => Err(body_refusal(&progress)),
-                    None => Err(Decision::upstream_unavailable(detail)),
-                },
-            }
-        }
+    let Some(verdict) = firewall.inspect(&inspected, placement) else {
+        // The policy switched the firewall off on this route.
+        exchange.conclude(Phase::Inspect, PhaseVerdict::NotEnforced, started);
+        return Ok(());
+    };
+    let record = crate::firewall::record_of(&verdict);
+    if record.outcome != "allowed" {
+        shared
+            .metrics
+            .waf_verdict(record.class.unwrap_or("none"), record.outcome);
     }
-}
-
-/// The request URI below its department (`/emergency/fhir/Patient?x` -> `/fhir/Patient?x`).
-fn relative_to_department(uri: &Uri, prefix: &str) -> Flow<Uri> {
-    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    // The prefix is `/{name}/`: keep its final slash as the start of the relative path.
-    let relative = path_and_query
-        .get(prefix.len() - 1..)
-        .ok_or_else(Decision::unknown_route)?;
-    relative.parse().map_err(|_| Decision::unknown_route())
+    exchange.waf = Some(record);
+    let result = if verdict.is_blocked() {
+        Err(Decision::waf_blocked(verdict.explain()))
+    } else {
+        Ok(())
+    };
+    conclude(exchange, Phase::Inspect, started, result)
 }
 
 // ---- respond ----------------------------------------------------------------------------
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The request id header, echoed to the client and passed to departments.
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Security headers on every answer, the request id, and no server banner.
 fn respond(exchange: &Exchange, mut response: Response<ResponseBody>) -> Response<ResponseBody> {
@@ -424,7 +538,7 @@ fn respond(exchange: &Exchange, mut response: Response<ResponseBody>) -> Respons
 /// The gateway's own answer to a refused exchange: a FHIR OperationOutcome with the stable
 /// code and the request id, and nothing about the gateway's internals.
 fn refusal(decision: &Decision, request_id: &str) -> Response<ResponseBody> {
-    let body = OperationOutcome::error(decision.issue, decision.diagnostics)
+    let body = OperationOutcome::error(decision.issue, decision.diagnostics.clone())
         .with_code(decision.code)
         .with_request_id(request_id)
         .to_json_string();
@@ -435,6 +549,12 @@ fn refusal(decision: &Decision, request_id: &str) -> Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/fhir+json"),
     );
+    if let Some(challenge) = decision.www_authenticate {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
     if let Some(wait) = decision.retry_after {
         // Whole seconds, rounded up: "0" would invite an immediate retry.
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -492,15 +612,6 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         assert_eq!(client_key(a), client_key(b));
         assert_eq!(client_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
-    }
-
-    #[test]
-    fn the_department_prefix_is_removed_and_the_query_kept() {
-        let uri: Uri = "/emergency/fhir/Patient?name=x".parse().unwrap();
-        assert_eq!(
-            relative_to_department(&uri, "/emergency/").unwrap(),
-            "/fhir/Patient?name=x"
-        );
     }
 
     #[test]

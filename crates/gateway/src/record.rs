@@ -114,7 +114,9 @@ struct Record<'a> {
     request_id: &'a str,
     client: String,
     device: Option<DeviceRecord<'a>>,
-    principal: &'static str,
+    principal: PrincipalRecord<'a>,
+    authorization: Option<AuthorizationView<'a>>,
+    waf: Option<WafView<'a>>,
     department: Option<&'a str>,
     route: Option<&'a str>,
     method: &'a str,
@@ -130,8 +132,46 @@ struct Record<'a> {
     complete: bool,
     policy_version: u64,
     phases: Phases<'a>,
-    not_enforced: [&'static str; 4],
+    not_enforced: [&'static str; 1],
     duration_us: u64,
+}
+
+/// Who asked: `"anonymous"`, or who (never the token: its `jti` only).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PrincipalRecord<'a> {
+    Anonymous(&'static str),
+    Known {
+        subject: &'a str,
+        name: &'a str,
+        kind: &'static str,
+        issuer: &'a str,
+        roles: &'a [String],
+        client_id: Option<&'a str>,
+        token_id: Option<&'a str>,
+    },
+}
+
+#[derive(serde::Serialize)]
+struct AuthorizationView<'a> {
+    rule: &'static str,
+    reason: &'a str,
+    break_glass: Option<&'a str>,
+    patient: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct WafView<'a> {
+    outcome: &'static str,
+    mode: &'static str,
+    score: u32,
+    threshold: u32,
+    rule: Option<&'a str>,
+    class: Option<&'static str>,
+    location: Option<&'a str>,
+    excerpt: Option<&'a str>,
+    findings: usize,
+    allowed_by: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -203,7 +243,39 @@ pub fn record_line(
             fingerprint: d.fingerprint.to_string(),
             serial: &d.serial,
         }),
-        principal: "anonymous",
+        principal: match exchange.principal.as_deref() {
+            None => PrincipalRecord::Anonymous("anonymous"),
+            Some(p) => PrincipalRecord::Known {
+                subject: &p.subject,
+                name: &p.name,
+                kind: match p.kind {
+                    wardgate_identity::PrincipalKind::User => "user",
+                    wardgate_identity::PrincipalKind::Service => "service",
+                },
+                issuer: &p.issuer,
+                roles: &p.roles,
+                client_id: p.client_id.as_deref(),
+                token_id: p.token_id.as_deref(),
+            },
+        },
+        authorization: exchange.authorization.as_ref().map(|a| AuthorizationView {
+            rule: a.rule,
+            reason: &a.reason,
+            break_glass: a.break_glass.as_deref(),
+            patient: a.patient.as_deref(),
+        }),
+        waf: exchange.waf.as_ref().map(|w| WafView {
+            outcome: w.outcome,
+            mode: w.mode,
+            score: w.score,
+            threshold: w.threshold,
+            rule: w.rule.as_deref(),
+            class: w.class,
+            location: w.location.as_deref(),
+            excerpt: w.excerpt.as_deref(),
+            findings: w.findings,
+            allowed_by: w.allowed_by.as_deref(),
+        }),
         department: exchange.department.as_deref(),
         route: exchange.route.as_deref(),
         method: exchange.method.as_str(),

@@ -11,10 +11,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wardgate_guard::RateLimitStore;
+use wardgate_identity::Identity;
+use wardgate_identity::policy::AccessPolicy;
 use wardgate_pki::RevocationList;
 use wardgate_policy::{Diagnostic, PolicyHandle, ReloadEvent, ReloadOutcome};
 
 use crate::department::DepartmentService;
+use crate::firewall::Firewall;
 use crate::metrics::GatewayMetrics;
 use crate::record::ExchangeLog;
 use crate::upstream::{Upstreams, upstream_tls};
@@ -29,6 +32,40 @@ pub(crate) struct Shared {
     pub metrics: Arc<GatewayMetrics>,
     pub draining: AtomicBool,
     pub revocations: ArcSwap<RevocationList>,
+    pub identity: Identity,
+    /// What is built from each policy version (the firewall), and which version that is.
+    pub derived: ArcSwap<PolicyDerived>,
+}
+
+/// What the gateway builds from one policy version.
+pub(crate) struct PolicyDerived {
+    /// The policy version it was built from.
+    pub version: u64,
+    /// The inspect phase's firewall.
+    pub firewall: Firewall,
+}
+
+impl Shared {
+    /// What was built from the policy version `active`, building it (and handing identity
+    /// the access part of that policy) the first time an exchange sees a new version. A reload
+    /// thus changes the firewall and the access rules with the policy, atomically per version.
+    pub(crate) fn derived(&self, active: &wardgate_policy::ActivePolicy) -> Arc<PolicyDerived> {
+        let current = self.derived.load_full();
+        if current.version == active.version {
+            return current;
+        }
+        let built = Arc::new(derive(&self.identity, active));
+        self.derived.store(Arc::clone(&built));
+        built
+    }
+}
+
+fn derive(identity: &Identity, active: &wardgate_policy::ActivePolicy) -> PolicyDerived {
+    identity.set_policy(AccessPolicy::from_policy(&active.policy).with_default_system_roles());
+    PolicyDerived {
+        version: active.version,
+        firewall: Firewall::from_policy(&active.policy.waf),
+    }
 }
 
 /// Everything the gateway needs to start. The caller binds the listeners (so tests can bind
@@ -54,6 +91,9 @@ pub struct GatewayOptions {
     pub revocations: RevocationList,
     /// CAs trusted for `https://` upstreams besides the public web roots (the hospital CA).
     pub upstream_cas: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Accounts, tokens and the authorization decision; its access policy is replaced from
+    /// the gateway's policy at start and on every reload.
+    pub identity: Identity,
 }
 
 /// The gateway.
@@ -79,6 +119,8 @@ impl Gateway {
             metrics,
             draining: AtomicBool::new(false),
             revocations: ArcSwap::from_pointee(options.revocations),
+            derived: ArcSwap::from_pointee(derive(&options.identity, &active)),
+            identity: options.identity,
         });
         let shutdown = CancellationToken::new();
         let tls = Arc::new(ArcSwap::new(options.tls));
@@ -221,6 +263,8 @@ impl RunningGateway {
 
 fn applied(shared: &Shared, version: u64, fingerprint: &str, warnings: &[Diagnostic]) {
     shared.metrics.policy_applied(version);
+    // Build the new firewall now rather than in the first exchange that sees the version.
+    let _ = shared.derived(&shared.policy.current());
     tracing::info!(
         version,
         fingerprint,

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_pki_types::CertificateDer;
 use wardgate_policy::UpstreamSettings;
 
-use crate::body::{BodyProgress, GuardedBody};
+use crate::body::{BodyProgress, ForwardBody};
 use crate::error::GatewayError;
 
 /// Why forwarding failed.
@@ -30,7 +30,7 @@ pub enum ForwardError {
     Body,
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, GuardedBody>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, ForwardBody>;
 
 /// The pooled client towards every upstream, rebuilt when the policy changes its settings.
 pub struct Upstreams {
@@ -102,7 +102,7 @@ impl Upstreams {
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
-        mut request: Request<GuardedBody>,
+        mut request: Request<ForwardBody>,
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
     ) -> Result<Response<Incoming>, ForwardError> {

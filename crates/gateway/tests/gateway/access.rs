@@ -16,14 +16,20 @@ async fn mtls_required_and_missing_is_403_and_never_forwarded() {
 async fn a_device_of_an_allowed_zone_passes_and_is_recorded() {
     let gateway = TestGateway::start().await;
     let device = gateway.pki.device("pump-icu-07", "devices");
-    let mut client = Client::connect(gateway.addr(), &gateway.pki, b"h2", Some(device)).await;
+    let mut client = Client::connect(gateway.addr(), &gateway.pki, b"h2", Some(device))
+        .await
+        .with_token(gateway.token().await);
     let answer = client
         .get("/pumps/fhir/Device?identifier=secret-serial")
         .await;
     assert_eq!(answer.status, 200);
 
-    let records = gateway.records(1).await;
-    let record = &records[0];
+    // The login's two exchanges with identity come first.
+    let records = gateway.records(3).await;
+    let record = records
+        .iter()
+        .find(|r| r["path"] == "/pumps/fhir/Device")
+        .unwrap();
     assert_eq!(record["device"]["name"], "pump-icu-07");
     assert_eq!(record["device"]["zone"], "devices");
     assert_eq!(record["device"]["fingerprint"].as_str().unwrap().len(), 64);
@@ -45,8 +51,16 @@ async fn a_device_of_an_allowed_zone_passes_and_is_recorded() {
     assert!(record["client"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(record["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(record["phases"]["authorize"]["verdict"], "passed");
-    assert_eq!(record["phases"]["inspect"]["verdict"], "not-enforced");
-    assert_eq!(record["phases"]["authenticate"]["verdict"], "not-enforced");
+    assert_eq!(record["phases"]["inspect"]["verdict"], "passed");
+    assert_eq!(record["phases"]["authenticate"]["verdict"], "passed");
+    assert_eq!(record["principal"]["name"], "test.physician");
+    assert_eq!(
+        record["principal"]["roles"],
+        serde_json::json!(["physician"])
+    );
+    assert!(record["principal"]["token_id"].as_str().is_some());
+    assert_eq!(record["authorization"]["rule"], "authz.allow.scope");
+    assert_eq!(record["waf"]["outcome"], "allowed");
     assert!(record["bytes_out"].as_u64().unwrap() > 0);
     assert_eq!(record["complete"], true);
 }
@@ -55,7 +69,9 @@ async fn a_device_of_an_allowed_zone_passes_and_is_recorded() {
 async fn a_device_of_another_zone_is_refused() {
     let gateway = TestGateway::start().await;
     let device = gateway.pki.device("workstation-3", "clinical");
-    let mut client = Client::connect(gateway.addr(), &gateway.pki, b"http/1.1", Some(device)).await;
+    let mut client = Client::connect(gateway.addr(), &gateway.pki, b"http/1.1", Some(device))
+        .await
+        .with_token(gateway.token().await);
     let answer = client.get("/pumps/fhir/Device").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.outcome_code(), "wardgate.zone.denied");
@@ -103,7 +119,8 @@ async fn a_revoked_device_is_refused_from_its_next_request() {
         b"http/1.1",
         Some((cert.clone(), key.clone_key())),
     )
-    .await;
+    .await
+    .with_token(gateway.token().await);
     assert_eq!(client.get("/pumps/fhir/Device").await.status, 200);
 
     gateway
@@ -113,8 +130,9 @@ async fn a_revoked_device_is_refused_from_its_next_request() {
     let answer = client.get("/pumps/fhir/Device").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.outcome_code(), "wardgate.device.revoked");
-    let mut again =
-        Client::connect(gateway.addr(), &gateway.pki, b"http/1.1", Some((cert, key))).await;
+    let mut again = Client::connect(gateway.addr(), &gateway.pki, b"http/1.1", Some((cert, key)))
+        .await
+        .with_token(gateway.token().await);
     assert_eq!(
         again.get("/emergency/fhir/Patient").await.outcome_code(),
         "wardgate.device.revoked"

@@ -74,7 +74,14 @@ async fn a_bad_policy_is_refused_at_reload_while_traffic_flows_and_a_good_one_ap
     std::fs::write(&gateway.policy_path, text).unwrap();
     assert!(gateway.running.reload(&gateway.policy_path).is_ok());
     assert_eq!(gateway.running.policy().version(), 2);
-    assert_eq!(client.get("/record/fhir/Patient").await.status, 200);
+    // Identity follows the reload: an account of the new department can be made and reach it.
+    let token = gateway
+        .login_new("test.archivist", &["physician"], &["record"], &[])
+        .await;
+    let mut archivist = gateway.anonymous(b"http/1.1").await.with_token(token);
+    assert_eq!(archivist.get("/record/fhir/Patient").await.status, 200);
+    // The old token was not issued for the new department.
+    assert_eq!(client.get("/record/fhir/Patient").await.status, 401);
     assert_eq!(client.get("/laboratory/fhir/Observation").await.status, 404);
 
     let statuses = traffic.await.unwrap();
@@ -114,7 +121,11 @@ async fn the_file_watcher_applies_a_changed_policy() {
     }
     watcher.abort();
     assert!(applied, "the watcher did not apply the new policy");
-    assert_eq!(client.get("/record/fhir/Patient").await.status, 200);
+    let token = gateway
+        .login_new("test.archivist", &["physician"], &["record"], &[])
+        .await;
+    let mut archivist = gateway.anonymous(b"http/1.1").await.with_token(token);
+    assert_eq!(archivist.get("/record/fhir/Patient").await.status, 200);
 }
 
 #[tokio::test]

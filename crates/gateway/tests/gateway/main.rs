@@ -2,6 +2,8 @@
 //! metrics, reload and shutdown.
 
 mod access;
+mod firewall;
+mod identity;
 mod lifecycle;
 mod limits;
 mod proxy;

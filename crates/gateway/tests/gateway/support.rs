@@ -24,8 +24,29 @@ use wardgate_gateway::{
     TlsMaterial,
 };
 use wardgate_guard::{MemoryRateLimitStore, RateLimitStore};
+use wardgate_identity::events::JsonLinesSink;
+use wardgate_identity::password::HashCost;
+use wardgate_identity::store::StoreLocation;
+use wardgate_identity::{Identity, IdentityConfig, NewUser};
 use wardgate_pki::{HospitalCa, Inventory, RevocationList};
 use wardgate_policy::{AuditSink, PolicyHandle, TlsVersion};
+
+/// The password of every test account.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// A real identity service on SQLite in `dir`, with cheap Argon2 parameters (the OWASP cost
+/// is measured in identity's benchmark) and its security events in `dir` only.
+pub async fn open_identity(dir: &std::path::Path, origin: &str) -> Identity {
+    let store = StoreLocation::Sqlite(dir.join("identity.sqlite"));
+    let mut config = IdentityConfig::new(store, dir.to_path_buf(), origin);
+    config.hash_cost = HashCost {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+    config.events = Some(Arc::new(JsonLinesSink::open(dir, false).unwrap()));
+    Identity::open(config).await.unwrap()
+}
 
 /// A hospital CA for one test (the pki crate's, in its own temp folder), with the gateway's
 /// server certificate.
@@ -196,7 +217,8 @@ async fn upstream_answer(
         "x_hop": header("x-hop"),
         "transfer_encoding": header("transfer-encoding"),
         "body_len": body.len(),
-        "body": String::from_utf8_lossy(&body[..body.len().min(256)]),
+        "body": String::from_utf8_lossy(&body),
+        "authorization_present": header("authorization").is_some(),
     });
     let mut response = Response::new(Full::new(Bytes::from(echo.to_string())).boxed());
     response
@@ -235,7 +257,7 @@ impl DepartmentService for EchoDepartment {
 /// The test policy: departments on `upstream`, short timeouts, the exchange log in `log`.
 /// `extra` goes inside `[limits]` (and may open further tables of its own).
 pub fn policy_text(upstream: SocketAddr, log: &std::path::Path, extra: &str) -> String {
-    format!(
+    let text = format!(
         r#"
 version = 1
 [listen]
@@ -288,12 +310,68 @@ upstream = "http://127.0.0.1:1"
 log = "{log}"
 "#,
         log = log.display()
+    );
+    let roles = test_roles(&departments_of(&text));
+    text + &roles
+}
+
+/// The departments a policy text declares (`[departments.NAME]`, with sub-tables).
+pub fn departments_of(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches('[');
+        if let Some(rest) = line.strip_prefix("departments.") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// The test roles: a physician everywhere, a nurse and a radiologist with narrower scopes,
+/// a caregiver app with patient-scoped reads. Delete needs a recent second factor.
+fn test_roles(departments: &[String]) -> String {
+    let all = departments
+        .iter()
+        .map(|d| format!("\"{d}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+[roles.physician]
+scopes = ["user/*.cruds"]
+departments = [{all}]
+break_glass = true
+[roles.nurse]
+scopes = ["user/Patient.rs", "user/Observation.cruds"]
+departments = [{all}]
+break_glass = true
+[roles.radiologist]
+scopes = ["user/ImagingStudy.cruds", "user/Patient.rs"]
+departments = [{all}]
+[roles.caregiver]
+scopes = ["patient/Observation.rs", "patient/Patient.r"]
+departments = [{all}]
+[operations.everything]
+roles = ["physician"]
+permission = "r"
+[[step_up]]
+interactions = ["delete"]
+within = "15m"
+"#
     )
 }
 
 /// A gateway for one test, on free ports, with its own temp dir and exchange log.
 pub struct TestGateway {
     pub running: RunningGateway,
+    pub identity: Identity,
+    token: tokio::sync::Mutex<Option<String>>,
     pub pki: TestPki,
     pub dir: tempfile::TempDir,
     pub policy_path: PathBuf,
@@ -330,6 +408,9 @@ impl TestGateway {
         let log_path = dir.path().join("exchanges.jsonl");
         let policy_path = dir.path().join("wardgate.toml");
         std::fs::write(&policy_path, policy_text(upstream.addr, &log_path, extra)).unwrap();
+        let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("https://localhost:{}", public.local_addr().unwrap().port());
+        let identity = open_identity(dir.path(), &origin).await;
         let policy = match PolicyHandle::load(&policy_path) {
             Ok(policy) => policy,
             Err(diagnostics) => panic!("test policy invalid: {diagnostics:#?}"),
@@ -340,7 +421,7 @@ impl TestGateway {
         let running = Gateway::start(GatewayOptions {
             policy,
             tls,
-            public: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            public,
             admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             rate_limits: store,
             departments,
@@ -348,10 +429,13 @@ impl TestGateway {
             drain_timeout: Duration::from_secs(5),
             upstream_cas: vec![pki.ca_der.clone()],
             revocations: wardgate_gateway::RevocationList::default(),
+            identity: identity.clone(),
         })
         .unwrap();
         TestGateway {
             running,
+            identity,
+            token: tokio::sync::Mutex::new(None),
             pki,
             dir,
             policy_path,
@@ -364,9 +448,95 @@ impl TestGateway {
         self.running.public_addr()
     }
 
-    /// A client without a device certificate, speaking `alpn`.
+    /// A client without a device certificate, speaking `alpn`, carrying the access token of
+    /// the default test account (a physician of every department).
     pub async fn client(&self, alpn: &[u8]) -> Client {
+        let token = self.token().await;
+        Client::connect(self.addr(), &self.pki, alpn, None)
+            .await
+            .with_token(token)
+    }
+
+    /// A client with no credentials at all.
+    pub async fn anonymous(&self, alpn: &[u8]) -> Client {
         Client::connect(self.addr(), &self.pki, alpn, None).await
+    }
+
+    /// The default test account's access token (logged in once per gateway).
+    pub async fn token(&self) -> String {
+        let mut slot = self.token.lock().await;
+        if let Some(token) = slot.as_ref() {
+            return token.clone();
+        }
+        let departments = departments_of(&std::fs::read_to_string(&self.policy_path).unwrap());
+        let departments: Vec<&str> = departments.iter().map(String::as_str).collect();
+        let token = self
+            .login_new("test.physician", &["physician"], &departments, &[])
+            .await;
+        *slot = Some(token.clone());
+        token
+    }
+
+    /// Create a staff account and log it in over HTTP (`/auth/login`, then `/auth/mfa` with
+    /// the TOTP code its authenticator would show); its access token. `extra` are further
+    /// form fields of the MFA step (`scope`, `patient`).
+    pub async fn login_new(
+        &self,
+        name: &str,
+        roles: &[&str],
+        departments: &[&str],
+        extra: &[(&str, &str)],
+    ) -> String {
+        self.identity
+            .add_user(NewUser {
+                name: name.to_owned(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                departments: departments.iter().map(|d| (*d).to_owned()).collect(),
+                password: Some(zeroize::Zeroizing::new(TEST_PASSWORD.to_owned())),
+                sealed: false,
+            })
+            .await
+            .unwrap();
+        let tokens = self.login(name, extra).await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Log an existing account in over HTTP; the token response.
+    pub async fn login(&self, name: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+        let mut client = self.anonymous(b"http/1.1").await;
+        let step = client
+            .post_form(
+                "/auth/login",
+                &[("username", name), ("password", TEST_PASSWORD)],
+            )
+            .await;
+        assert_eq!(
+            step.status,
+            200,
+            "{:?}",
+            String::from_utf8_lossy(&step.body)
+        );
+        let ticket = step.json()["mfa_ticket"].as_str().unwrap().to_owned();
+        let code = self.totp_code(name).await;
+        let mut fields = vec![("mfa_ticket", ticket.as_str()), ("code", code.as_str())];
+        fields.extend_from_slice(extra);
+        let tokens = client.post_form("/auth/mfa", &fields).await;
+        assert_eq!(
+            tokens.status,
+            200,
+            "{:?}",
+            String::from_utf8_lossy(&tokens.body)
+        );
+        tokens.json()
+    }
+
+    /// The TOTP code the account's authenticator shows now.
+    pub async fn totp_code(&self, name: &str) -> String {
+        self.identity
+            .current_totp_code(name, self.identity.now())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// A TLS stream for writing raw HTTP/1.1 bytes.
@@ -451,8 +621,14 @@ pub fn full(bytes: impl Into<Bytes>) -> TestBody {
         .boxed()
 }
 
-/// An HTTP client on one TLS connection to the gateway.
-pub enum Client {
+/// An HTTP client on one TLS connection to the gateway, with a bearer token it adds to
+/// every request that has no Authorization header of its own.
+pub struct Client {
+    sender: Sender,
+    token: Option<String>,
+}
+
+enum Sender {
     H1(hyper::client::conn::http1::SendRequest<TestBody>),
     H2(hyper::client::conn::http2::SendRequest<TestBody>),
 }
@@ -492,26 +668,43 @@ impl Client {
     ) -> Self {
         let tls = tls_connect(addr, pki, alpn, device).await.unwrap();
         let io = TokioIo::new(tls);
-        if alpn == b"h2" {
+        let sender = if alpn == b"h2" {
             let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                 .await
                 .unwrap();
             tokio::spawn(conn);
-            Client::H2(sender)
+            Sender::H2(sender)
         } else {
             let (sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
             tokio::spawn(conn);
-            Client::H1(sender)
+            Sender::H1(sender)
+        };
+        Client {
+            sender,
+            token: None,
         }
     }
 
-    pub async fn send(&mut self, request: Request<TestBody>) -> Result<Answer, hyper::Error> {
-        let response = match self {
-            Client::H1(sender) => {
+    /// The same client, sending `token` as its bearer token.
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    pub async fn send(&mut self, mut request: Request<TestBody>) -> Result<Answer, hyper::Error> {
+        if let Some(token) = &self.token
+            && !request.headers().contains_key("authorization")
+        {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        let response = match &mut self.sender {
+            Sender::H1(sender) => {
                 sender.ready().await?;
                 sender.send_request(request).await?
             }
-            Client::H2(sender) => {
+            Sender::H2(sender) => {
                 sender.ready().await?;
                 sender.send_request(request).await?
             }
@@ -530,10 +723,43 @@ impl Client {
 
     /// The URI form this client's protocol wants (HTTP/2 carries scheme and authority).
     pub fn uri(&self, path: &str) -> String {
-        match self {
-            Client::H1(_) => path.to_owned(),
-            Client::H2(_) => format!("https://localhost{path}"),
+        match self.sender {
+            Sender::H1(_) => path.to_owned(),
+            Sender::H2(_) => format!("https://localhost{path}"),
         }
+    }
+
+    /// POST a form (`application/x-www-form-urlencoded`).
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = Request::post(self.uri(path))
+            .header("host", "localhost")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(full(body))
+            .unwrap();
+        self.send(request).await.unwrap()
+    }
+
+    /// Send `method` on `path` with a body of `content_type`.
+    pub async fn send_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(self.uri(path))
+            .header("host", "localhost")
+            .header("content-type", content_type)
+            .body(full(body))
+            .unwrap();
+        self.send(request).await.unwrap()
     }
 
     pub async fn get(&mut self, path: &str) -> Answer {
@@ -543,4 +769,16 @@ impl Client {
             .unwrap();
         self.send(request).await.unwrap()
     }
+}
+
+/// Percent-encode a form field (everything but unreserved characters).
+pub fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

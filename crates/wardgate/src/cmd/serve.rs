@@ -27,14 +27,26 @@ pub struct ServeArgs {
     /// The policy file (default: $WARDGATE_CONFIG, else ./wardgate.toml; written if missing).
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The data folder: development CA, department databases, keys.
+    /// The data folder: development CA, department databases, identity store, keys.
     #[arg(
         long,
+        visible_alias = "data-dir",
         value_name = "DIR",
         env = "WARDGATE_DATA",
         default_value = "wardgate-data"
     )]
     data: PathBuf,
+    /// The public origin clients use (token issuer and FHIR bases; default: https:// and the
+    /// public listener's address).
+    #[arg(long, value_name = "URL", env = "WARDGATE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Keep accounts and sessions in this PostgreSQL (shared by every gateway node) instead of
+    /// SQLite in the data folder.
+    #[arg(long, value_name = "URL", env = "WARDGATE_IDENTITY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The PostgreSQL schema for the identity store.
+    #[arg(long, value_name = "NAME", env = "WARDGATE_IDENTITY_DATABASE_SCHEMA")]
+    database_schema: Option<String>,
     /// Listen here instead of the policy's `listen.public` (e.g. 127.0.0.1:0 in tests).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -118,6 +130,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let departments = builtin_departments(&active.policy, &args.data, public.local_addr()?).await?;
     let exchange_log = ExchangeLog::open(&active.policy.audit.log)?;
+    let origin = args.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "https://{}",
+            display_addr(public.local_addr().unwrap_or(public_addr))
+        )
+    });
+    let identity = open_identity(&args, &active.policy, &origin).await?;
+    let demo = identity
+        .create_demo_accounts()
+        .await
+        .context("creating the demo accounts")?;
     drop(active);
 
     let gateway = Gateway::start(GatewayOptions {
@@ -131,8 +154,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drain_timeout: Duration::from_secs(args.drain_timeout),
         upstream_cas,
         revocations: revocations(&args.data),
+        identity,
     })?;
     print_banner(&gateway, &trust_hint);
+    print_demo_accounts(&demo, &origin, &trust_hint);
 
     let watcher = wardgate_policy::watch_file(
         policy.clone(),
@@ -149,6 +174,76 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     gateway.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The identity service on SQLite in the data folder, or on the PostgreSQL named, with the
+/// access part of the policy.
+async fn open_identity(
+    args: &ServeArgs,
+    policy: &Policy,
+    origin: &str,
+) -> anyhow::Result<wardgate_identity::Identity> {
+    use wardgate_identity::store::StoreLocation;
+    use wardgate_identity::{Identity, IdentityConfig, policy::AccessPolicy};
+    let mut config = match &args.database_url {
+        Some(url) => IdentityConfig::new(
+            StoreLocation::Postgres {
+                url: url.clone(),
+                schema: args.database_schema.clone(),
+            },
+            args.data.clone(),
+            origin,
+        ),
+        None => IdentityConfig::embedded(args.data.clone(), origin),
+    };
+    config.policy = AccessPolicy::from_policy(policy).with_default_system_roles();
+    Identity::open(config).await.with_context(|| {
+        format!(
+            "opening the identity store (data folder {})",
+            args.data.display()
+        )
+    })
+}
+
+/// On the first run (an empty identity store), how to log in with the demo accounts.
+fn print_demo_accounts(
+    demo: &[wardgate_identity::DemoAccount],
+    origin: &str,
+    ca: &Option<PathBuf>,
+) {
+    if demo.is_empty() {
+        return;
+    }
+    println!();
+    println!("created demo accounts (first run; shown once; disable them before real use):");
+    for account in demo {
+        println!(
+            "  {:<28} role {:<22} departments {:<22} password {}",
+            account.name,
+            account.role,
+            account.departments.join(","),
+            account.password.as_str()
+        );
+        println!(
+            "  {:<28} TOTP enrolment: {}",
+            "",
+            account.otpauth_uri.as_str()
+        );
+    }
+    let cacert = ca
+        .as_ref()
+        .map(|ca| format!("--cacert {} ", ca.display()))
+        .unwrap_or_default();
+    println!("log in (add the URI above to an authenticator app for the 6-digit code):");
+    println!(
+        "  curl {cacert}{origin}/auth/login -d username=demo.physician -d password=PASSWORD   # -> mfa_ticket"
+    );
+    println!(
+        "  curl {cacert}{origin}/auth/mfa -d mfa_ticket=TICKET -d code=123456            # -> access_token"
+    );
+    println!(
+        "  curl {cacert}-H \"Authorization: Bearer ACCESS_TOKEN\" {origin}/emergency/fhir/Patient"
+    );
 }
 
 /// The rustls configuration, the CA file a client should trust (if ours), and the hospital

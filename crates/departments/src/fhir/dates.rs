@@ -38,6 +38,10 @@ fn num(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
+fn two_digits(s: &str) -> Option<i64> {
+    if s.len() == 2 { num(s) } else { None }
+}
+
 /// Parse `YYYY[-MM[-DD[Thh:mm[:ss[.fff]][Z|±hh:mm]]]]` into its interval `[start, end)`.
 /// A time without a zone is read as UTC.
 pub fn parse_range(value: &str) -> Option<(i64, i64)> {
@@ -87,17 +91,26 @@ pub fn parse_range(value: &str) -> Option<(i64, i64)> {
         let (c, z) = time.split_at(pos);
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let (h, m) = z[1..].split_once(':')?;
-        (c, sign * (num(h)? * 3600 + num(m)? * 60))
+        // Two digits each, within real zone offsets: anything longer once overflowed here
+        // (found by the departments_search_params fuzz target).
+        let (h, m) = (two_digits(h)?, two_digits(m)?);
+        if h > 14 || m > 59 {
+            return None;
+        }
+        (c, sign * (h * 3600 + m * 60))
     } else {
         (time, 0)
     };
     let mut fields = clock.split(':');
-    let hour = num(fields.next()?)?;
-    let minute = num(fields.next()?)?;
+    let hour = two_digits(fields.next()?)?;
+    let minute = two_digits(fields.next()?)?;
     let (second, precise) = match fields.next() {
-        Some(s) => (num(s.split('.').next()?)?, true),
+        Some(s) => (two_digits(s.split('.').next()?)?, true),
         None => (0, false),
     };
+    if fields.next().is_some() {
+        return None;
+    }
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
@@ -139,6 +152,10 @@ mod tests {
         assert_eq!(lo, 0);
         assert_eq!(parse_range("2024-13"), None);
         assert_eq!(parse_range("20x4"), None);
+        // Found by fuzzing: an absurd zone offset once overflowed.
+        assert_eq!(parse_range("1011-01-01T1+333333333333333330:0"), None);
+        assert_eq!(parse_range("2024-01-01T10:00:00+99:00"), None);
+        assert!(parse_range("2024-01-01T10:00:00.123+05:30").is_some());
         assert_eq!(
             year_of(parse_range("1999-12-31T23:59:59Z").unwrap().0),
             1999

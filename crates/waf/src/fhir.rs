@@ -179,6 +179,164 @@ pub(crate) fn element_kind(element: Option<&str>, parent: Option<&str>) -> Input
     InputKind::JsonString
 }
 
+/// Whether a strict (non free-text) string of a FHIR resource fits the grammar of its FHIR
+/// datatype so narrowly that it cannot carry an injection: a token of letters, digits, `-`,
+/// `_` and single dots; a date or date-time; a relative or `urn:uuid` reference; a canonical
+/// URL naming a code system, profile or extension by domain name. Such a value needs no
+/// detector, as a search value that fits its parameter's grammar does not. URLs a server may
+/// fetch (attachments, absolute references) and anything with an IP address stay judged.
+pub(crate) fn value_conforms(element: Option<&str>, parent: Option<&str>, value: &str) -> bool {
+    if is_token(value) || is_date_time(value) {
+        return true;
+    }
+    match element {
+        Some("reference") => is_reference(value),
+        Some("fullUrl") => is_urn(value),
+        Some("system" | "profile") => is_canonical(value) || is_urn(value),
+        Some("url") if matches!(parent, Some("extension" | "modifierExtension")) => {
+            is_canonical(value)
+        }
+        _ => false,
+    }
+}
+
+/// Letters, digits, `-`, `_` and dots, never two dots together or a leading dot; at most 64.
+fn is_token(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0] != b'.'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !value.contains("..")
+}
+
+/// `YYYY[-MM[-DD[Thh:mm[:ss[.fff]][Z|+hh:mm]]]]`.
+fn is_date_time(value: &str) -> bool {
+    let b = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    if !digits(0..4) {
+        return false;
+    }
+    let mut at = 4;
+    for sep in [b'-', b'-'] {
+        if at == b.len() {
+            return true;
+        }
+        if b[at] != sep || !digits(at + 1..at + 3) {
+            return false;
+        }
+        at += 3;
+    }
+    if at == b.len() {
+        return true;
+    }
+    if b[at] != b'T'
+        || !digits(at + 1..at + 3)
+        || b.get(at + 3) != Some(&b':')
+        || !digits(at + 4..at + 6)
+    {
+        return false;
+    }
+    at += 6;
+    if b.get(at) == Some(&b':') {
+        if !digits(at + 1..at + 3) {
+            return false;
+        }
+        at += 3;
+        if b.get(at) == Some(&b'.') {
+            let fraction = b[at + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            if fraction == 0 || fraction > 9 {
+                return false;
+            }
+            at += 1 + fraction;
+        }
+    }
+    match b.get(at) {
+        None => true,
+        Some(b'Z') => at + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            digits(at + 1..at + 3)
+                && b.get(at + 3) == Some(&b':')
+                && digits(at + 4..at + 6)
+                && at + 6 == b.len()
+        }
+        _ => false,
+    }
+}
+
+/// `Type/id`, `Type/id/_history/vid`, `#local` or a `urn:uuid:`.
+fn is_reference(value: &str) -> bool {
+    if let Some(local) = value.strip_prefix('#') {
+        return is_valid_id(local);
+    }
+    if is_urn(value) {
+        return true;
+    }
+    let mut parts = value.split('/');
+    let (Some(rtype), Some(id)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if !is_resource_type(rtype) || !is_valid_id(id) || id.contains("..") {
+        return false;
+    }
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => true,
+        (Some("_history"), Some(vid), None) => is_valid_id(vid),
+        _ => false,
+    }
+}
+
+/// `urn:uuid:<hex and dashes>` or `urn:oid:<digits and dots>`.
+fn is_urn(value: &str) -> bool {
+    if let Some(uuid) = value.strip_prefix("urn:uuid:") {
+        return !uuid.is_empty()
+            && uuid.len() <= 36
+            && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    }
+    if let Some(oid) = value.strip_prefix("urn:oid:") {
+        return !oid.is_empty()
+            && oid.len() <= 64
+            && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && !oid.contains("..");
+    }
+    false
+}
+
+/// `http(s)://` a domain name (its last label letters: no IP address, no `localhost`), then a
+/// path of URL-safe characters without `..`, an optional `|version`; at most 256 bytes.
+fn is_canonical(value: &str) -> bool {
+    let Some(rest) = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (url, version) = rest.split_once('|').unwrap_or((rest, ""));
+    let (host, path) = url.split_once('/').unwrap_or((url, ""));
+    let labels_ok = host.split('.').all(|l| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let top = host.rsplit('.').next().unwrap_or("");
+    value.len() <= 256
+        && host.contains('.')
+        && labels_ok
+        && top.len() >= 2
+        && top.bytes().all(|b| b.is_ascii_alphabetic())
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
+        && !path.contains("..")
+        && (version.is_empty() || is_token(version))
+}
+
 /// Whether a JSON member name is a FHIR element name (`valueQuantity`, `_birthDate`): such a
 /// key cannot carry an injection.
 pub(crate) fn is_element_name(key: &str) -> bool {
@@ -287,6 +445,56 @@ mod tests {
         assert_eq!(attachment_kind(Some("application/pdf")), None);
         assert_eq!(attachment_kind(None), None);
         assert!(is_element_name("_birthDate") && !is_element_name("$where"));
+    }
+
+    #[test]
+    fn strict_values_that_fit_their_datatype_need_no_judgement() {
+        let conforms = |e: &str, p: Option<&str>, v: &str| value_conforms(Some(e), p, v);
+        for (e, v) in [
+            ("code", "8302-2"),
+            ("status", "final"),
+            ("birthDate", "1958-03-17"),
+            ("effectiveDateTime", "2024-11-01T08:00:00+01:00"),
+            ("issued", "2024-11-01T08:00:00.123Z"),
+            ("reference", "Patient/edge-pt-obrien"),
+            ("reference", "Observation/1/_history/2"),
+            ("reference", "urn:uuid:5cbc121b-cd71-4428-b8b7-31e53eba8184"),
+            ("reference", "#med1"),
+            ("fullUrl", "urn:uuid:5cbc121b-cd71-4428-b8b7-31e53eba8184"),
+            ("system", "http://loinc.org"),
+            (
+                "system",
+                "http://terminology.hl7.org/CodeSystem/observation-category",
+            ),
+            ("system", "urn:oid:1.2.36.146.595.217.0.1"),
+            (
+                "profile",
+                "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient|3.1.1",
+            ),
+        ] {
+            assert!(conforms(e, None, v), "{e}: {v}");
+        }
+        assert!(conforms(
+            "url",
+            Some("extension"),
+            "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+        ));
+        for (e, v) in [
+            ("code", "1' or '1'='1"),
+            ("code", "../../etc/passwd"),
+            ("code", ".htaccess"),
+            ("birthDate", "1958-03-17' --"),
+            ("reference", "Patient/../../etc/passwd"),
+            ("reference", "http://169.254.169.254/latest/meta-data"),
+            ("system", "http://169.254.169.254/latest"),
+            ("system", "http://localhost/x"),
+            ("system", "http://example.org/a/../../b"),
+            ("system", "http://example.org/x?y=<script>"),
+            ("url", "http://internal.example.org/x"),
+            ("display", "Blood pressure"),
+        ] {
+            assert!(!conforms(e, None, v), "{e}: {v}");
+        }
     }
 
     #[test]

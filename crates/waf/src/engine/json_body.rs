@@ -148,7 +148,11 @@ impl<'b> JsonVisitor<'b> for JsonBody<'_, '_, 'b> {
                 _ => {}
             }
         }
-        let kind = fhir::element_kind(element, path.parent_element());
+        let parent = path.parent_element();
+        let kind = fhir::element_kind(element, parent);
+        if kind == InputKind::JsonString && fhir::value_conforms(element, parent, &value) {
+            return self.flow();
+        }
         self.leaf(Place::Json(path), kind, element, &value);
         self.flow()
     }

@@ -322,11 +322,13 @@ fn relative_url<'u>(url: &'u str, fhir_base: &str) -> Option<&'u str> {
     {
         let path = &rest[rest.find('/')?..];
         let below = path.strip_prefix(fhir_base)?;
-        return below.starts_with('/').then_some(below);
+        return (below.starts_with('/') && !below.contains("..")).then_some(below);
     }
-    // A relative url names a type first; a path with `..` or a scheme is refused.
+    // A relative url names a type first; a path with `..` or a scheme is refused (its query
+    // may hold anything: `code=http://loinc.org|718-7`).
+    let path = url.split_once('?').map_or(url, |(path, _)| path);
     let plain =
-        !url.is_empty() && !url.contains("..") && !url.contains(':') && !url.starts_with("//");
+        !path.is_empty() && !path.contains("..") && !path.contains(':') && !path.starts_with("//");
     plain.then_some(url)
 }
 
@@ -419,18 +421,24 @@ mod tests {
     fn bundles_are_read_entry_by_entry() {
         let body = br#"{"resourceType":"Bundle","type":"transaction","entry":[
             {"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
-            {"request":{"method":"get","url":"Observation?patient=1"}},
+            {"request":{"method":"get","url":"Observation?patient=1&code=http://loinc.org|718-7"}},
             {"request":{"method":"DELETE","url":"https://gw/emergency/fhir/Patient/9"}}]}"#;
         let read = bundle_requests(body, "/emergency/fhir").unwrap();
         assert!(read.transaction);
         assert_eq!(read.entries.len(), 3);
         assert_eq!(read.entries[1].method, "GET");
         assert_eq!(read.entries[1].path, "/Observation");
-        assert_eq!(read.entries[1].query.as_deref(), Some("patient=1"));
+        assert_eq!(
+            read.entries[1].query.as_deref(),
+            Some("patient=1&code=http://loinc.org|718-7")
+        );
         assert_eq!(read.entries[2].path, "/Patient/9");
         let elsewhere = br#"{"resourceType":"Bundle","type":"batch","entry":[
             {"request":{"method":"GET","url":"https://gw/radiology/fhir/ImagingStudy"}}]}"#;
         assert!(bundle_requests(elsewhere, "/emergency/fhir").is_err());
+        let scheme = br#"{"resourceType":"Bundle","type":"batch","entry":[
+            {"request":{"method":"GET","url":"javascript:alert(1)"}}]}"#;
+        assert!(bundle_requests(scheme, "/emergency/fhir").is_err());
         let document = br#"{"resourceType":"Bundle","type":"document"}"#;
         assert!(bundle_requests(document, "/emergency/fhir").is_err());
         assert!(bundle_requests(b"{", "/emergency/fhir").is_err());

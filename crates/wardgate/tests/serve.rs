@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -102,6 +102,18 @@ fn signal(child: &Child, name: &str) {
 }
 
 async fn get(addr: SocketAddr, ca: &Path, path: &str) -> (u16, String) {
+    send(addr, ca, "GET", path, &[], "").await
+}
+
+/// One request over TLS (trusting `ca`): method, path, extra headers, a body.
+async fn send(
+    addr: SocketAddr,
+    ca: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
@@ -122,14 +134,64 @@ async fn get(addr: SocketAddr, ca: &Path, path: &str) -> (u16, String) {
         .await
         .unwrap();
     tokio::spawn(conn);
-    let request = http::Request::get(path)
-        .header("host", "localhost")
-        .body(Empty::<Bytes>::new())
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Log a demo account in as its user would: password, then the TOTP code of its enrolment
+/// (read here from the identity store the server uses, as an authenticator app would show it).
+async fn demo_login(served: &Served, data: &Path, ca: &Path, name: &str, password: &str) -> String {
+    let form = "application/x-www-form-urlencoded";
+    let body = format!("username={name}&password={}", password.replace(' ', "+"));
+    let (status, step) = send(
+        served.public,
+        ca,
+        "POST",
+        "/auth/login",
+        &[("content-type", form)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{step}");
+    let step: serde_json::Value = serde_json::from_str(&step).unwrap();
+    let ticket = step["mfa_ticket"].as_str().unwrap();
+    let origin = format!("https://{}", served.public);
+    let identity = wardgate_identity::Identity::open(wardgate_identity::IdentityConfig::embedded(
+        data.to_owned(),
+        origin,
+    ))
+    .await
+    .unwrap();
+    let code = identity
+        .current_totp_code(name, identity.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let body = format!("mfa_ticket={ticket}&code={code}");
+    let (status, tokens) = send(
+        served.public,
+        ca,
+        "POST",
+        "/auth/mfa",
+        &[("content-type", form)],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let tokens: serde_json::Value = serde_json::from_str(&tokens).unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn admin_get(addr: SocketAddr, path: &str) -> (u16, String) {
@@ -166,6 +228,28 @@ async fn serve_on_a_fresh_folder_answers_reloads_and_drains() {
     let (status, body) = get(served.public, &ca, "/nowhere/fhir/Patient").await;
     assert_eq!(status, 404);
     assert!(body.contains("wardgate.route.unknown"));
+
+    // Deny by default; the first run printed demo accounts, and one of them logs in.
+    let (status, body) = get(served.public, &ca, "/emergency/fhir/Patient").await;
+    assert_eq!(status, 401, "{body}");
+    let mut seen = Vec::new();
+    wait_for_line(&served.stdout, "created demo accounts", &mut seen);
+    let line = wait_for_line(&served.stdout, "demo.physician ", &mut seen);
+    let password = line.split("password ").nth(1).unwrap().trim().to_owned();
+    let data = dir.path().join("data");
+    let token = demo_login(&served, &data, &ca, "demo.physician", &password).await;
+    let bearer = format!("Bearer {token}");
+    let (status, body) = send(
+        served.public,
+        &ca,
+        "GET",
+        "/emergency/fhir/Patient?name=O%27Brien",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Bundle"), "{body}");
 
     // The exchange record goes to stdout by default: one JSON line per exchange.
     let mut seen = Vec::new();

@@ -146,6 +146,40 @@ async fn clinical_resources_pass_as_creates_and_updates_byte_for_byte() {
 }
 
 #[tokio::test]
+async fn clinical_transactions_pass_entry_by_entry_and_byte_for_byte() {
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.client(b"http/1.1").await;
+    let mut sent = 0;
+    for entry in std::fs::read_dir(testdata("fhir/bundles")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // The test policy's body limit is 64 KiB; documents are not posted to a base.
+        if text.len() > 60 * 1024 || bundle["type"] != "transaction" {
+            continue;
+        }
+        let answer = client
+            .send_body(
+                "POST",
+                "/emergency/fhir",
+                "application/fhir+json",
+                text.clone(),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            200,
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.json()["body"], text);
+        sent += 1;
+    }
+    assert!(sent >= 3, "only {sent} bundles");
+}
+
+#[tokio::test]
 async fn clinical_search_requests_reach_the_upstream_unchanged() {
     let gateway = TestGateway::start().await;
     let mut client = gateway.client(b"http/1.1").await;

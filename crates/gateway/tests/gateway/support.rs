@@ -360,6 +360,8 @@ departments = [{all}]
 [operations.everything]
 roles = ["physician"]
 permission = "r"
+[operations.lookup]
+roles = ["physician"]
 [[step_up]]
 interactions = ["delete"]
 within = "15m"

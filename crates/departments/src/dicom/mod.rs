@@ -8,6 +8,7 @@
 //! cannot move between studies.
 
 mod imaging_study;
+mod length_check;
 mod model;
 pub mod multipart;
 mod qido;

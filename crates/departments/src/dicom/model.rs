@@ -12,6 +12,8 @@ use serde_json::{Map, Value, json};
 
 /// Binary values longer than this become a `BulkDataURI` instead of `InlineBinary`.
 const INLINE_BINARY_MAX: usize = 256;
+/// The most a deflated data set may inflate to.
+const MAX_INFLATED: usize = 512 * 1024 * 1024;
 /// How deep nested sequences may go.
 const MAX_SEQUENCE_DEPTH: usize = 16;
 
@@ -63,6 +65,10 @@ pub fn read_instance(
     bytes: &[u8],
     retrieve_base: &dyn Fn(&str, &str, &str) -> String,
 ) -> Result<Instance, InstanceError> {
+    // The library allocates declared lengths up front: check them against the input first.
+    if !super::length_check::lengths_fit(bytes, MAX_INFLATED) {
+        return Err(InstanceError::Unreadable);
+    }
     let object = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(bytes)

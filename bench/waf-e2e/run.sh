@@ -61,6 +61,8 @@ roles = ["physician"]
 permission = "c"
 [operations.export]
 roles = ["physician"]
+[operations.lookup]
+roles = ["physician"]
 [audit]
 log = "$WORK/exchanges.jsonl"
 TOML

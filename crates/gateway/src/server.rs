@@ -51,7 +51,9 @@ impl Shared {
     /// thus changes the firewall and the access rules with the policy, atomically per version.
     pub(crate) fn derived(&self, active: &wardgate_policy::ActivePolicy) -> Arc<PolicyDerived> {
         let current = self.derived.load_full();
-        if current.version == active.version {
+        // An exchange that took its snapshot just before a reload gets the newer firewall:
+        // going back would also hand identity the old access policy.
+        if current.version >= active.version {
             return current;
         }
         let built = Arc::new(derive(&self.identity, active));

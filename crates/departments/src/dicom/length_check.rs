@@ -54,6 +54,7 @@ pub fn lengths_fit(file: &[u8], max_inflated: usize) -> bool {
 fn scan_meta(bytes: &[u8]) -> Option<(usize, String)> {
     let mut pos = 0;
     let mut transfer_syntax = String::new();
+    let mut declared_end = None;
     while bytes
         .get(pos..pos + 2)
         .map(|g| u16::from_le_bytes([g[0], g[1]]))
@@ -63,12 +64,21 @@ fn scan_meta(bytes: &[u8]) -> Option<(usize, String)> {
         let value_start = pos + header;
         let end = value_start.checked_add(len)?;
         let value = bytes.get(value_start..end)?;
+        // The library finds the data set by the group length: a file whose group length
+        // disagrees with its elements is read from another offset, so it is refused.
+        if bytes.get(pos + 2..pos + 4) == Some(&[0x00, 0x00]) && value.len() == 4 {
+            let length = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+            declared_end = Some(end.checked_add(length as usize)?);
+        }
         if bytes.get(pos + 2..pos + 4) == Some(&[0x10, 0x00]) {
             transfer_syntax = String::from_utf8_lossy(value)
                 .trim_end_matches(['\0', ' '])
                 .to_owned();
         }
         pos = end;
+    }
+    if declared_end.is_some_and(|end| end != pos) {
+        return None;
     }
     Some((pos, transfer_syntax))
 }
@@ -199,5 +209,14 @@ mod tests {
         hostile[pixel + 8..pixel + 12].copy_from_slice(&0xC000_0000u32.to_le_bytes());
         assert!(!lengths_fit(&hostile, 1 << 26));
         assert!(!lengths_fit(b"not dicom", 1 << 26));
+        for found in ["fuzz-dicom-huge-length.dcm"] {
+            let bytes = std::fs::read(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/data")
+                    .join(found),
+            )
+            .unwrap();
+            assert!(!lengths_fit(&bytes, 1 << 26), "{found}");
+        }
     }
 }

@@ -209,14 +209,11 @@ mod tests {
         hostile[pixel + 8..pixel + 12].copy_from_slice(&0xC000_0000u32.to_le_bytes());
         assert!(!lengths_fit(&hostile, 1 << 26));
         assert!(!lengths_fit(b"not dicom", 1 << 26));
-        for found in ["fuzz-dicom-huge-length.dcm"] {
-            let bytes = std::fs::read(
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/data")
-                    .join(found),
-            )
-            .unwrap();
-            assert!(!lengths_fit(&bytes, 1 << 26), "{found}");
-        }
+        let found = std::fs::read(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/fuzz-dicom-huge-length.dcm"),
+        )
+        .unwrap();
+        assert!(!lengths_fit(&found, 1 << 26));
     }
 }

@@ -55,20 +55,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         elapsed.as_nanos() / records.len().max(1) as u128
     );
     // Per-request wall time (best of 5), for the median and tail of the distribution.
-    let mut times: Vec<u128> = records
+    let mut timed: Vec<(u128, &str)> = records
         .iter()
         .map(|r| {
-            (0..5)
+            let best = (0..5)
                 .map(|_| {
                     let t = std::time::Instant::now();
                     std::hint::black_box(r.inspect(&engine, 1, false));
                     t.elapsed().as_nanos()
                 })
                 .min()
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (best, r.id.as_str())
         })
         .collect();
-    times.sort_unstable();
+    timed.sort_unstable();
+    let slowest: Vec<String> = timed
+        .iter()
+        .rev()
+        .take(3)
+        .map(|(ns, id)| format!("{id}={ns}"))
+        .collect();
+    let times: Vec<u128> = timed.iter().map(|(ns, _)| *ns).collect();
     let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
     println!(
         "median_ns={} p90_ns={} p99_ns={} max_ns={}",
@@ -77,5 +85,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         at(0.99),
         at(1.0)
     );
+    println!("slowest_ns {}", slowest.join(" "));
     Ok(())
 }

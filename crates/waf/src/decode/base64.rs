@@ -10,7 +10,8 @@ pub const MAX_LEN: usize = 64 * 1024;
 /// Base64 and the result is printable UTF-8 text; otherwise `None`.
 pub fn decode_printable(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
-    if !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) {
+    // A value with spaces is words, not one Base64 token.
+    if !(MIN_LEN..=MAX_LEN).contains(&bytes.len()) || bytes.iter().any(u8::is_ascii_whitespace) {
         return None;
     }
     // Give up at the first control byte: most values that are not Base64 fail within a few
@@ -20,24 +21,28 @@ pub fn decode_printable(value: &str) -> Option<String> {
     is_printable(&text).then_some(text)
 }
 
-/// Decode standard or URL-safe Base64 with optional padding; `None` on any other character.
+/// Decode standard or URL-safe Base64 with optional padding, line breaks and spaces ignored
+/// (MIME wraps its lines); `None` on any other character.
 pub fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
     decode_with(bytes, |_| true)
 }
 
 /// Decode, stopping with `None` at the first byte `keep` refuses.
 fn decode_with(bytes: &[u8], keep: impl Fn(u8) -> bool) -> Option<Vec<u8>> {
-    let unpadded = bytes
+    let trimmed = bytes.trim_ascii_end();
+    let unpadded = trimmed
         .strip_suffix(b"==")
-        .or(bytes.strip_suffix(b"="))
-        .unwrap_or(bytes);
-    if unpadded.len() % 4 == 1 {
-        return None;
-    }
+        .or(trimmed.strip_suffix(b"="))
+        .unwrap_or(trimmed);
     let mut out = Vec::with_capacity(unpadded.len() / 4 * 3 + 2);
     let mut acc: u32 = 0;
     let mut bits = 0;
+    let mut count = 0usize;
     for &b in unpadded {
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            continue;
+        }
+        count += 1;
         acc = acc << 6 | u32::from(sextet(b)?);
         bits += 6;
         if bits >= 8 {
@@ -49,6 +54,9 @@ fn decode_with(bytes: &[u8], keep: impl Fn(u8) -> bool) -> Option<Vec<u8>> {
             out.push(byte);
             acc &= (1 << bits) - 1;
         }
+    }
+    if count % 4 == 1 {
+        return None;
     }
     Some(out)
 }
@@ -101,5 +109,6 @@ mod tests {
         }
         assert_eq!(decode(b"QQ"), Some(b"A".to_vec()));
         assert_eq!(decode(b"Q"), None);
+        assert_eq!(decode(b"aGVs\r\nbG8=\n"), Some(b"hello".to_vec()));
     }
 }

@@ -73,6 +73,15 @@ pub struct Anomalies {
 }
 
 impl Anomalies {
+    /// Both sets of anomalies.
+    pub fn or(self, other: Anomalies) -> Anomalies {
+        Anomalies {
+            overlong_utf8: self.overlong_utf8 | other.overlong_utf8,
+            nul_byte: self.nul_byte | other.nul_byte,
+            budget_exhausted: self.budget_exhausted | other.budget_exhausted,
+        }
+    }
+
     /// Merge what another step found.
     pub fn merge(&mut self, other: Anomalies) {
         self.overlong_utf8 |= other.overlong_utf8;

@@ -197,16 +197,18 @@ impl<'b> JsonVisitor<'b> for JsonBody<'_, '_, 'b> {
 
 impl JsonBody<'_, '_, '_> {
     /// An attachment's Base64 `data`: text is decoded and judged like narrative; other content
-    /// (images, PDFs, DICOM) is not inspected. Data that is not Base64 is inspected as is.
+    /// (images, PDFs, DICOM) is not inspected. Text data that is not Base64 is inspected as is.
     fn attachment(&mut self, path: &JsonPath<'_>, content_type: Option<&str>, data: &str) {
-        let place = Place::JsonMember(path, "data");
-        let Some(bytes) = decode::base64::decode(data.as_bytes()) else {
-            self.leaf(place, InputKind::JsonString, Some("data"), data);
+        let Some(kind) = fhir::attachment_kind(content_type) else {
             return;
         };
-        if let Some(kind) = fhir::attachment_kind(content_type) {
-            let text = String::from_utf8_lossy(&bytes);
-            self.leaf(place, kind, Some("data"), &text);
+        let place = Place::JsonMember(path, "data");
+        match decode::base64::decode(data.as_bytes()) {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                self.leaf(place, kind, Some("data"), &text);
+            }
+            None => self.leaf(place, InputKind::JsonString, Some("data"), data),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod body;
 mod json_body;
+mod memo;
 mod parts;
 mod xml_body;
 
@@ -19,6 +20,7 @@ use crate::location::Place;
 use crate::request::HttpRequest;
 use crate::rules::{CustomRule, RuleAction};
 use crate::verdict::{Action, FhirIssue, Hit, HitClass, Verdict, excerpt};
+use memo::{Judged, Judgement, Memo};
 
 /// Score of an encoding that is never legitimate (overlong UTF-8, NUL bytes).
 const EVASION_SCORE: u16 = 5;
@@ -120,6 +122,7 @@ pub struct TracedInput {
 /// The state of one request's inspection.
 pub(crate) struct Inspection<'a> {
     trace: Option<&'a mut Vec<TracedInput>>,
+    memo: Memo,
     config: &'a EngineConfig,
     route: &'a RouteContext<'a>,
     threshold: u32,
@@ -139,6 +142,7 @@ impl<'a> Inspection<'a> {
     fn new(config: &'a EngineConfig, route: &'a RouteContext<'a>) -> Self {
         Inspection {
             trace: None,
+            memo: Memo::default(),
             config,
             route,
             threshold: route.threshold.unwrap_or(config.threshold),
@@ -182,7 +186,39 @@ impl<'a> Inspection<'a> {
         if self.allowed_by_rule(&place, &mut location, base) {
             return;
         }
-        let variants = decode::variants(base, options, &mut self.budget, &mut anomalies);
+        // Custom block rules and traces need the decoded forms; otherwise a value judged before
+        // in this request is not judged again.
+        let memo_usable = self.trace.is_none()
+            && self.inputs > memo::AFTER_INPUTS
+            && !self
+                .input_rules
+                .iter()
+                .any(|r| r.action == RuleAction::Block);
+        if memo_usable && let Some(judged) = self.memo.get(kind, name, base, options) {
+            let first = self.hits.len();
+            let judged = Judgement {
+                findings: judged.findings.clone(),
+                anomalies: judged.anomalies,
+            };
+            for finding in judged.findings {
+                let hit = PendingHit {
+                    class: HitClass::Attack(finding.class),
+                    rule: Cow::Borrowed(finding.rule),
+                    score: finding.score,
+                    excerpt: Excerpt::Ready(finding.excerpt),
+                    variant: finding.variant,
+                };
+                self.add_hit(&place, &mut location, first, hit);
+            }
+            self.anomaly_hits(&place, &mut location, first, anomalies.or(judged.anomalies));
+            self.check_threshold();
+            return;
+        }
+        let mut remembered = Vec::new();
+        // What decoding finds in the value itself, apart from what its container found.
+        let mut found = Anomalies::default();
+        let variants = decode::variants(base, options, &mut self.budget, &mut found);
+        anomalies.merge(found);
         if let Some(trace) = self.trace.as_deref_mut() {
             trace.push(TracedInput {
                 location: location.get_or_insert_with(|| place.render()).clone(),
@@ -205,18 +241,36 @@ impl<'a> Inspection<'a> {
             };
             detect::detect(&input, &mut findings);
             for finding in findings.drain(..) {
+                if memo_usable {
+                    remembered.push(Judged {
+                        class: finding.class,
+                        rule: finding.rule,
+                        score: finding.score,
+                        excerpt: excerpt(&variant.text, finding.span.clone()),
+                        variant: variant.kind,
+                    });
+                }
                 let hit = PendingHit {
                     class: HitClass::Attack(finding.class),
                     rule: Cow::Borrowed(finding.rule),
                     score: finding.score,
-                    text: &variant.text,
-                    span: finding.span,
+                    excerpt: Excerpt::Cut(&variant.text, finding.span),
                     variant: variant.kind,
                 };
                 self.add_hit(&place, &mut location, first, hit);
             }
         }
         self.findings = findings;
+        if memo_usable {
+            let judgement = Judgement {
+                findings: remembered,
+                anomalies: Anomalies {
+                    budget_exhausted: false,
+                    ..found
+                },
+            };
+            self.memo.put(kind, name, base, options, judgement);
+        }
         self.anomaly_hits(&place, &mut location, first, anomalies);
         self.block_rules(&place, &mut location, first, &variants);
         self.check_threshold();
@@ -238,8 +292,7 @@ impl<'a> Inspection<'a> {
                 class: HitClass::Attack(AttackClass::Protocol),
                 rule: Cow::Borrowed(rule),
                 score: EVASION_SCORE,
-                text: "",
-                span: 0..0,
+                excerpt: Excerpt::Ready(String::new()),
                 variant: VariantKind::Decoded,
             };
             self.add_hit(place, location, first, hit);
@@ -296,8 +349,7 @@ impl<'a> Inspection<'a> {
                     class: HitClass::Custom,
                     rule: Cow::Owned(format!("custom.{}", rule.id)),
                     score: custom_score(self.threshold),
-                    text: &variant.text,
-                    span: 0..variant.text.len(),
+                    excerpt: Excerpt::Cut(&variant.text, 0..variant.text.len()),
                     variant: variant.kind,
                 };
                 self.add_hit(place, location, first, hit);
@@ -318,8 +370,7 @@ impl<'a> Inspection<'a> {
             class: HitClass::Custom,
             rule: Cow::Owned(format!("custom.{}", rule.id)),
             score: custom_score(self.threshold),
-            text,
-            span: 0..text.len(),
+            excerpt: Excerpt::Cut(text, 0..text.len()),
             variant,
         };
         self.add_hit(&place, &mut None, first, hit);
@@ -333,8 +384,7 @@ impl<'a> Inspection<'a> {
             class: HitClass::Attack(AttackClass::Protocol),
             rule: Cow::Borrowed(rule),
             score: MALFORMED_SCORE,
-            text: "",
-            span: 0..0,
+            excerpt: Excerpt::Ready(String::new()),
             variant: VariantKind::Raw,
         };
         self.add_hit(&place, &mut None, first, hit);
@@ -352,8 +402,7 @@ impl<'a> Inspection<'a> {
             class: HitClass::Attack(AttackClass::Protocol),
             rule: Cow::Borrowed(rule),
             score: self.config.limits.exceeded_score,
-            text: "",
-            span: 0..0,
+            excerpt: Excerpt::Ready(String::new()),
             variant: VariantKind::Raw,
         };
         self.add_hit(&Place::Request, &mut None, first, hit);
@@ -391,7 +440,10 @@ impl<'a> Inspection<'a> {
             rule: hit.rule,
             score: hit.score,
             location: location.clone(),
-            excerpt: excerpt(hit.text, hit.span),
+            excerpt: match hit.excerpt {
+                Excerpt::Cut(text, span) => excerpt(text, span),
+                Excerpt::Ready(ready) => ready,
+            },
             variant: hit.variant,
         });
     }
@@ -444,9 +496,14 @@ struct PendingHit<'t> {
     class: HitClass,
     rule: Cow<'static, str>,
     score: u16,
-    text: &'t str,
-    span: std::ops::Range<usize>,
+    excerpt: Excerpt<'t>,
     variant: VariantKind,
+}
+
+/// A hit's excerpt: to cut from the value, or already cut (a remembered judgement).
+enum Excerpt<'t> {
+    Cut(&'t str, std::ops::Range<usize>),
+    Ready(String),
 }
 
 #[cfg(test)]

@@ -425,3 +425,36 @@ fn the_engine_is_shared_across_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Engine>();
 }
+
+#[test]
+fn repeated_values_are_judged_once_but_reported_everywhere() {
+    let engine = tracing_engine();
+    let padding: String = (0..40).map(|i| format!("p{i}=v&")).collect();
+    // The same base value from an overlong form and from a plain one: only the first is an
+    // evasion, even though the second is remembered from it.
+    let target = format!("/x?{padding}a=%C0%AFetc&b=/etc&c=a%2500b&d=a%2500b");
+    let v = engine.inspect(&HttpRequest::new("GET", &target), &RouteContext::default());
+    let at = |rule: &str| -> Vec<&str> {
+        v.hits
+            .iter()
+            .filter(|h| h.rule == rule)
+            .map(|h| h.location.as_str())
+            .collect()
+    };
+    assert_eq!(at("protocol.overlong-utf8"), vec!["query:a"]);
+    assert_eq!(at("protocol.nul-byte"), vec!["query:c", "query:d"]);
+
+    let excluded = Engine::new(EngineConfig {
+        exclusions: vec![Exclusion::new(Some("query:c"), &[]).unwrap()],
+        collect_all: true,
+        ..EngineConfig::default()
+    });
+    let v = excluded.inspect(&HttpRequest::new("GET", &target), &RouteContext::default());
+    let nul: Vec<_> = v
+        .hits
+        .iter()
+        .filter(|h| h.rule == "protocol.nul-byte")
+        .map(|h| h.location.as_str())
+        .collect();
+    assert_eq!(nul, vec!["query:d"]);
+}

@@ -1,6 +1,8 @@
 //! A DICOM Part 10 file read with `dicom-object` and turned into the DICOM JSON model
 //! (PS3.18 Annex F), which is what is kept (sealed) for QIDO-RS and WADO-RS metadata.
 
+use std::io::Read;
+
 use base64::Engine;
 use dicom_core::header::Header;
 use dicom_core::value::{PrimitiveValue, Value as DicomValue};
@@ -8,12 +10,13 @@ use dicom_core::{Tag, VR};
 use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use dicom_object::mem::InMemDicomObject;
+use dicom_object::meta::FileMetaTable;
 use serde_json::{Map, Value, json};
+
+use super::length_check::{EXPLICIT_LE, LengthError, check};
 
 /// Binary values longer than this become a `BulkDataURI` instead of `InlineBinary`.
 const INLINE_BINARY_MAX: usize = 256;
-/// The most a deflated data set may inflate to.
-const MAX_INFLATED: usize = 512 * 1024 * 1024;
 /// How deep nested sequences may go.
 const MAX_SEQUENCE_DEPTH: usize = 16;
 
@@ -43,6 +46,23 @@ pub enum InstanceError {
     /// One of the identifying UIDs is missing or not a valid UID.
     #[error("the instance lacks a valid {0}")]
     MissingUid(&'static str),
+    /// An element declares more bytes than its file, sequence or item holds (refused before
+    /// parsing, since the library allocates declared lengths up front).
+    #[error("an element declares more bytes than its container holds")]
+    LengthBeyondContainer,
+    /// The deflated data set inflates to more than the cap.
+    #[error("the deflated data set inflates to more than {0} bytes")]
+    InflatedTooLarge(usize),
+}
+
+impl From<LengthError> for InstanceError {
+    fn from(error: LengthError) -> Self {
+        match error {
+            LengthError::NotPart10 | LengthError::CorruptDeflate => InstanceError::Unreadable,
+            LengthError::BeyondContainer => InstanceError::LengthBeyondContainer,
+            LengthError::InflatedTooLarge(cap) => InstanceError::InflatedTooLarge(cap),
+        }
+    }
 }
 
 /// Whether `uid` follows the UID grammar (digits and dots, at most 64 characters).
@@ -60,24 +80,37 @@ pub fn tag_key(tag: Tag) -> String {
     format!("{:04X}{:04X}", tag.group(), tag.element())
 }
 
-/// Read a Part 10 file; `retrieve_base` is the instance's WADO-RS URL for bulk data URIs.
+/// Read a Part 10 file; a deflated data set may inflate to at most `max_inflated` bytes;
+/// `retrieve_base` is the instance's WADO-RS URL for bulk data URIs.
 pub fn read_instance(
     bytes: &[u8],
+    max_inflated: usize,
     retrieve_base: &dyn Fn(&str, &str, &str) -> String,
 ) -> Result<Instance, InstanceError> {
     // The library allocates declared lengths up front: check them against the input first.
-    if !super::length_check::lengths_fit(bytes, MAX_INFLATED) {
-        return Err(InstanceError::Unreadable);
+    let checked = check(bytes, max_inflated)?;
+    let object = match &checked.inflated {
+        // Hand the library the data set inflated and checked, as explicit VR little endian,
+        // so that it never inflates (or allocates) more than was checked here.
+        Some(inflated) => {
+            let mut meta =
+                FileMetaTable::from_reader(&bytes[checked.meta_start - 4..checked.data_set_start])
+                    .map_err(|_| InstanceError::Unreadable)?;
+            meta.transfer_syntax = EXPLICIT_LE.to_owned();
+            meta.update_information_group_length();
+            let mut head = b"DICM".to_vec();
+            meta.write(&mut head)
+                .map_err(|_| InstanceError::Unreadable)?;
+            OpenFileOptions::new()
+                .read_preamble(ReadPreamble::Never)
+                .from_reader(head.chain(inflated.as_slice()))
+        }
+        None => OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Auto)
+            .from_reader(bytes),
     }
-    let object = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Auto)
-        .from_reader(bytes)
-        .map_err(|_| InstanceError::Unreadable)?;
-    let transfer_syntax = object
-        .meta()
-        .transfer_syntax()
-        .trim_end_matches(['\0', ' '])
-        .to_owned();
+    .map_err(|_| InstanceError::Unreadable)?;
+    let transfer_syntax = checked.transfer_syntax;
     let uid = |tag: Tag, name: &'static str| -> Result<String, InstanceError> {
         let value = object
             .element(tag)

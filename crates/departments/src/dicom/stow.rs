@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::model::{all_texts, first_text, read_instance};
+use super::model::{InstanceError, all_texts, first_text, read_instance};
 use super::multipart::{self, MultipartLimits, parse_media_type};
 use super::{
     StoredMeta, base, dicom_json_response, imaging_study, instance_contexts, series_key, sop_key,
@@ -14,6 +14,10 @@ use crate::crypto::Keyring;
 use crate::fhir::FhirError;
 use crate::service::Department;
 use crate::store::InstanceRow;
+
+/// A deflated data set may inflate to at most this many times the department's largest
+/// instance: the inflated bytes and the parsed data set are both held in memory.
+const INFLATE_FACTOR: usize = 2;
 
 /// PS3.18 failure reasons used here.
 const CANNOT_UNDERSTAND: u16 = 0xC000;
@@ -89,24 +93,56 @@ pub(crate) async fn store(
     let retrieve = |study: &str, series: &str, sop: &str| {
         format!("{wado_base}/studies/{study}/series/{series}/instances/{sop}")
     };
-    let mut stored = Vec::new();
-    let mut failed = Vec::new();
-    let mut studies = Vec::new();
-    for part in &parts {
+    // Read every part before storing any: a part whose declared lengths are hostile refuses
+    // the whole request, so nothing of it is stored.
+    let max_inflated = dept
+        .config()
+        .max_instance_bytes
+        .saturating_mul(INFLATE_FACTOR);
+    let mut instances = Vec::with_capacity(parts.len());
+    for (index, part) in parts.iter().enumerate() {
         if part
             .header("content-type")
             .and_then(parse_media_type)
             .is_some_and(|m| m.essence != "application/dicom")
         {
-            failed.push(json!({"00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}}));
+            instances.push(None);
             continue;
         }
-        let instance = match read_instance(part.body, &retrieve) {
-            Ok(instance) => instance,
-            Err(_) => {
-                failed.push(json!({"00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}}));
-                continue;
+        match read_instance(part.body, max_inflated, &retrieve) {
+            Ok(instance) => instances.push(Some(instance)),
+            Err(InstanceError::LengthBeyondContainer) => {
+                return Err(FhirError::new(
+                    StatusCode::BAD_REQUEST,
+                    wardgate_fhir::outcome::IssueCode::Structure,
+                    "wardgate.departments.dicom.length-beyond-container",
+                    format!(
+                        "part {}: an element declares more bytes than its data set holds",
+                        index + 1
+                    ),
+                ));
             }
+            Err(InstanceError::InflatedTooLarge(cap)) => {
+                return Err(FhirError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    wardgate_fhir::outcome::IssueCode::TooLong,
+                    "wardgate.departments.dicom.inflated-too-large",
+                    format!(
+                        "part {}: the deflated data set inflates to more than {cap} bytes",
+                        index + 1
+                    ),
+                ));
+            }
+            Err(_) => instances.push(None),
+        }
+    }
+    let mut stored = Vec::new();
+    let mut failed = Vec::new();
+    let mut studies = Vec::new();
+    for (part, instance) in parts.iter().zip(instances) {
+        let Some(instance) = instance else {
+            failed.push(json!({"00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}}));
+            continue;
         };
         let reference = |reason: Option<u16>| {
             let mut item = json!({

@@ -3,6 +3,7 @@
 
 mod access;
 mod firewall;
+mod h2_limits;
 mod identity;
 mod lifecycle;
 mod limits;

@@ -40,13 +40,22 @@ pub struct ServeArgs {
     /// public listener's address).
     #[arg(long, value_name = "URL", env = "WARDGATE_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Keep accounts and sessions in this PostgreSQL (shared by every gateway node) instead of
-    /// SQLite in the data folder.
+    /// Keep accounts and sessions, and the built-in departments (one schema each), in this
+    /// PostgreSQL (shared by every gateway node) instead of SQLite in the data folder.
     #[arg(long, value_name = "URL", env = "WARDGATE_IDENTITY_DATABASE_URL")]
     database_url: Option<String>,
     /// The PostgreSQL schema for the identity store.
     #[arg(long, value_name = "NAME", env = "WARDGATE_IDENTITY_DATABASE_SCHEMA")]
     database_schema: Option<String>,
+    /// The prefix of the built-in departments' PostgreSQL schemas (`wardgate_emergency`, ...;
+    /// the same default as `wardgate keys`).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "WARDGATE_DEPARTMENTS_SCHEMA_PREFIX",
+        default_value = "wardgate_"
+    )]
+    schema_prefix: String,
     /// Listen here instead of the policy's `listen.public` (e.g. 127.0.0.1:0 in tests).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -128,7 +137,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => Arc::new(MemoryRateLimitStore::default()),
     };
-    let departments = builtin_departments(&active.policy, &args.data, public.local_addr()?).await?;
+    let departments = builtin_departments(
+        &active.policy,
+        &args.data,
+        public.local_addr()?,
+        args.database_url
+            .as_deref()
+            .map(|url| (url, args.schema_prefix.as_str())),
+    )
+    .await?;
     let exchange_log = ExchangeLog::open(&active.policy.audit.log)?;
     let origin = args.public_url.clone().unwrap_or_else(|| {
         format!(
@@ -303,38 +320,71 @@ fn read_certificates(
         .with_context(|| format!("reading the CA certificates in {}", path.display()))
 }
 
-/// The built-in department services of the departments the policy serves `builtin`.
+/// The built-in department services of the departments the policy serves `builtin`, on
+/// SQLite files in the data folder, or in PostgreSQL when `postgres` (URL, schema prefix)
+/// is given.
 async fn builtin_departments(
     policy: &Policy,
     data: &Path,
     public: SocketAddr,
+    postgres: Option<(&str, &str)>,
 ) -> anyhow::Result<Option<Arc<dyn DepartmentService>>> {
     let origin = format!("https://{}", display_addr(public));
     let configs: Vec<_> = policy
         .departments
         .values()
         .filter(|d| d.upstream == UpstreamTarget::Builtin)
-        .map(|d| {
-            let mut config =
-                wardgate_departments::DepartmentConfig::with_defaults(&d.name, &origin);
-            if let Some(types) = &d.resource_types {
-                config.resource_types = types.clone();
-            }
-            config
-        })
+        .map(|d| department_config(d, &origin))
         .collect();
     if configs.is_empty() {
         return Ok(None);
     }
     let master = wardgate_departments::MasterKey::load_or_create(data)
         .with_context(|| format!("the departments' master key in {}", data.display()))?;
-    let stores = wardgate_departments::StoreConfig::Sqlite {
-        data_dir: data.to_owned(),
+    let stores = match postgres {
+        Some((url, schema_prefix)) => wardgate_departments::StoreConfig::Postgres {
+            url: url.to_owned(),
+            schema_prefix: schema_prefix.to_owned(),
+        },
+        None => wardgate_departments::StoreConfig::Sqlite {
+            data_dir: data.to_owned(),
+        },
     };
     let departments = wardgate_departments::Departments::open(configs, &stores, Arc::new(master))
         .await
         .context("opening the built-in departments")?;
     Ok(Some(Arc::new(BuiltinDepartments(departments))))
+}
+
+/// A built-in department as the policy configures it. The gateway applies the policy's body
+/// limit of the route first; the department takes the largest body any of its FHIR routes
+/// lets through, and the largest STOW-RS body as its largest DICOM instance, so that it never
+/// refuses what the policy allows.
+fn department_config(
+    department: &wardgate_policy::model::Department,
+    origin: &str,
+) -> wardgate_departments::DepartmentConfig {
+    let mut config =
+        wardgate_departments::DepartmentConfig::with_defaults(&department.name, origin);
+    if let Some(types) = &department.resource_types {
+        config.resource_types = types.clone();
+    }
+    let largest_under = |api: &str| {
+        let base = format!("{}{api}", department.prefix);
+        department
+            .routes
+            .iter()
+            .filter(|route| route.path.starts_with(&base))
+            .map(|route| route.effective.limits.max_body_bytes.bytes())
+            .chain([department.effective.limits.max_body_bytes.bytes()])
+            .max()
+            .map_or(usize::MAX, |bytes| {
+                usize::try_from(bytes).unwrap_or(usize::MAX)
+            })
+    };
+    config.limits.max_body_bytes = largest_under("fhir");
+    config.max_instance_bytes = largest_under("dicom-web");
+    config
 }
 
 /// The departments crate's services behind the gateway's seam.
@@ -425,5 +475,25 @@ async fn wait_for_signals(
             _ = terminate.recv() => return Ok(()),
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn departments_take_the_policys_body_limits() {
+        let policy = Policy::hospital_default().expect("default policy").policy;
+        let config = |name: &str| department_config(&policy.departments[name], "https://h.test");
+        // [departments.emergency.limits] max_body_bytes = "20 MiB".
+        assert_eq!(config("emergency").limits.max_body_bytes, 20 << 20);
+        // The global [limits] max_body_bytes = "10 MiB".
+        assert_eq!(config("laboratory").limits.max_body_bytes, 10 << 20);
+        // The STOW-RS route's 2 GiB is the largest instance; FHIR keeps the department's.
+        let radiology = config("radiology");
+        assert_eq!(radiology.max_instance_bytes, 2 << 30);
+        assert_eq!(radiology.limits.max_body_bytes, 10 << 20);
+        assert_eq!(config("record").resource_types.len(), 17);
     }
 }

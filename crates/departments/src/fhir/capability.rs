@@ -30,9 +30,27 @@ pub fn capability_json(dept: &Department) -> Value {
         .resource_types
         .iter()
         .map(|rtype| {
-            let search_params: Vec<Value> = params::supported_names(rtype)
-                .into_iter()
-                .map(|(name, t)| json!({"name": name, "type": type_code(t)}))
+            let names = params::supported_names(rtype);
+            let search_params: Vec<Value> = names
+                .iter()
+                .map(|(name, t)| json!({"name": name, "type": type_code(*t)}))
+                .collect();
+            // `_include` follows this type's reference parameters; `_revinclude` those of
+            // the types this department serves that can point here.
+            let search_include: Vec<String> = names
+                .iter()
+                .filter(|(_, t)| *t == SearchParamType::Reference)
+                .map(|(name, _)| format!("{rtype}:{name}"))
+                .collect();
+            let search_rev_include: Vec<String> = config
+                .resource_types
+                .iter()
+                .flat_map(|source| {
+                    params::supported_names(source)
+                        .into_iter()
+                        .filter(|(_, t)| *t == SearchParamType::Reference)
+                        .map(move |(name, _)| format!("{source}:{name}"))
+                })
                 .collect();
             let interactions: Vec<Value> = [
                 "read",
@@ -56,6 +74,8 @@ pub fn capability_json(dept: &Department) -> Value {
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "interaction": interactions,
+                "searchInclude": search_include,
+                "searchRevInclude": search_rev_include,
                 "searchParam": search_params,
             })
         })

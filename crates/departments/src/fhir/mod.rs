@@ -10,6 +10,7 @@ mod transaction;
 pub use bundle::check_bundle;
 mod capability;
 mod dates;
+mod including;
 mod interactions;
 pub mod params;
 pub mod resource;

@@ -48,6 +48,18 @@ struct Filter {
     alternatives: Vec<Alternative>,
 }
 
+/// An `_include` or `_revinclude`: resources of `source` point at others through `param`
+/// (a reference parameter), optionally only at resources of type `target`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Include {
+    /// The type whose reference parameter is followed.
+    pub source: String,
+    /// The reference parameter.
+    pub param: String,
+    /// Only references to this type, when given.
+    pub target: Option<String>,
+}
+
 /// A parsed search: filters, sort order and page.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
@@ -63,6 +75,10 @@ pub struct SearchQuery {
     pub applied: Vec<(String, String)>,
     /// `_total=none` was asked.
     pub total_none: bool,
+    /// `_include`: resources the matches refer to, added to each page.
+    pub includes: Vec<Include>,
+    /// `_revinclude`: resources that refer to the matches, added to each page.
+    pub revincludes: Vec<Include>,
 }
 
 /// Split a query string into decoded `(name, value)` pairs (`+` is a space).
@@ -103,6 +119,8 @@ pub fn parse_query(
         getpages: None,
         applied: Vec::new(),
         total_none: false,
+        includes: Vec::new(),
+        revincludes: Vec::new(),
     };
     if pairs.len() > 64 {
         return Err(FhirError::invalid(
@@ -172,6 +190,33 @@ pub fn parse_query(
                 query.applied.push((name.clone(), value.clone()));
                 continue;
             }
+            "_include" | "_revinclude" => {
+                let include = parse_include(value).filter(|i| {
+                    // `_include` follows the matches' own references (no `:iterate`).
+                    name == "_revinclude" || i.source == rtype
+                });
+                match include {
+                    Some(include) if name == "_include" => query.includes.push(include),
+                    Some(include) => query.revincludes.push(include),
+                    None if lenient => continue,
+                    None => {
+                        return Err(FhirError::not_supported(
+                            "wardgate.departments.unsupported-include",
+                            format!(
+                                "'{name}' takes Type:parameter[:Target] with a reference \
+                                 parameter of that type{}",
+                                if name == "_include" {
+                                    " (the searched type)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        ));
+                    }
+                }
+                query.applied.push((name.clone(), value.clone()));
+                continue;
+            }
             n if RESULT_PARAMS.contains(&n) => continue,
             _ => {}
         }
@@ -195,6 +240,26 @@ pub fn parse_query(
         query.applied.push((name.clone(), value.clone()));
     }
     Ok(query)
+}
+
+/// `Type:param[:Target]` with a reference parameter this department can follow.
+fn parse_include(value: &str) -> Option<Include> {
+    let mut parts = value.split(':');
+    let source = parts.next()?;
+    let param = parts.next()?;
+    let target = parts.next();
+    if parts.next().is_some()
+        || !wardgate_fhir::is_resource_type(source)
+        || target.is_some_and(|t| !wardgate_fhir::is_resource_type(t))
+        || supported_type(source, param) != Some(SearchParamType::Reference)
+    {
+        return None;
+    }
+    Some(Include {
+        source: source.to_owned(),
+        param: param.to_owned(),
+        target: target.map(str::to_owned),
+    })
 }
 
 /// A parameter name as diagnostics may show it: only a plain name is echoed, never text that

@@ -6,8 +6,9 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::including::included;
 use super::interactions::{Opened, open};
-use super::search::{self, SearchQuery};
+use super::search::{self, Include, SearchQuery};
 use super::{
     BundleOut, EntryOut, FhirContext, FhirError, SNAPSHOT_SECONDS, fhir_response, raw,
     snapshot_context,
@@ -64,6 +65,11 @@ struct Snapshot {
     rtype: String,
     ids: Vec<String>,
     total: usize,
+    /// The search's `_include`s and `_revinclude`s, applied to every page.
+    #[serde(default)]
+    includes: Vec<Include>,
+    #[serde(default)]
+    revincludes: Vec<Include>,
 }
 
 pub(crate) async fn search_type(
@@ -83,7 +89,7 @@ pub(crate) async fn search_type(
         lenient,
     )?;
     let base = ctx.base();
-    let (page, total, snapshot_id) = match &query.getpages {
+    let (page, total, snapshot_id, includes, revincludes) = match &query.getpages {
         Some(snapshot_id) => {
             let snap_key = ctx.ring.token(&["snapshot", snapshot_id]);
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -129,7 +135,13 @@ pub(crate) async fn search_type(
             }
             // Keep the snapshot's order; resources deleted since are left out.
             page.sort_by_key(|o| ids.iter().position(|id| **id == o.id));
-            (page, snapshot.total, Some(snapshot_id.clone()))
+            (
+                page,
+                snapshot.total,
+                Some(snapshot_id.clone()),
+                snapshot.includes,
+                snapshot.revincludes,
+            )
         }
         None => {
             let all = run_search(ctx, rtype, &query).await?;
@@ -141,6 +153,8 @@ pub(crate) async fn search_type(
                     rtype: rtype.to_owned(),
                     ids: all.iter().map(|o| o.id.clone()).collect(),
                     total,
+                    includes: query.includes.clone(),
+                    revincludes: query.revincludes.clone(),
                 })
                 .map_err(|_| FhirError::internal())?;
                 let (key_id, sealed) = ctx.ring.seal(&snapshot_context(&snap_key), &body);
@@ -158,9 +172,16 @@ pub(crate) async fn search_type(
                 .skip(query.offset)
                 .take(query.count)
                 .collect();
-            (page, total, snapshot_id)
+            (
+                page,
+                total,
+                snapshot_id,
+                query.includes.clone(),
+                query.revincludes.clone(),
+            )
         }
     };
+    let extra = included(ctx, rtype, &page, &includes, &revincludes).await?;
     let self_query: Vec<String> = query
         .applied
         .iter()
@@ -185,12 +206,16 @@ pub(crate) async fn search_type(
             link.push(json!({"relation": "previous", "url": page_url(query.offset.saturating_sub(query.count))}));
         }
     }
-    let entry = page
+    let matched = page.iter().map(|o| (rtype, o, "match"));
+    let added = extra
         .iter()
-        .map(|o| EntryOut {
-            full_url: Some(format!("{base}/{rtype}/{}", o.id)),
+        .map(|i| (i.rtype.as_str(), &i.opened, "include"));
+    let entry = matched
+        .chain(added)
+        .map(|(t, o, mode)| EntryOut {
+            full_url: Some(format!("{base}/{t}/{}", o.id)),
             resource: raw(&o.json),
-            search: Some(json!({"mode": "match"})),
+            search: Some(json!({ "mode": mode })),
             ..EntryOut::default()
         })
         .collect();

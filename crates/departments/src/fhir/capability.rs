@@ -56,6 +56,7 @@ pub fn capability_json(dept: &Department) -> Value {
                 "read",
                 "vread",
                 "update",
+                "patch",
                 "delete",
                 "history-instance",
                 "history-type",

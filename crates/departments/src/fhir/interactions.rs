@@ -228,7 +228,7 @@ pub(crate) fn resource_headers(
 }
 
 /// Answer a write per the client's `Prefer: return=` choice.
-fn write_answer(
+pub(crate) fn write_answer(
     ctx: &FhirContext<'_>,
     status: StatusCode,
     rtype: &str,
@@ -333,7 +333,7 @@ pub(crate) async fn create(
 }
 
 /// Parse `If-Match: W/"3"`.
-fn if_match(ctx: &FhirContext<'_>) -> Result<Option<i64>, FhirError> {
+pub(crate) fn if_match(ctx: &FhirContext<'_>) -> Result<Option<i64>, FhirError> {
     let Some(value) = ctx.header("if-match") else {
         return Ok(None);
     };

@@ -13,6 +13,7 @@ mod dates;
 mod including;
 mod interactions;
 pub mod params;
+mod patch;
 pub mod resource;
 mod response;
 pub mod search;
@@ -322,12 +323,13 @@ async fn dispatch(
             "wardgate.departments.unsupported-interaction",
             "search across all types is not supported; search one resource type",
         )),
-        Interaction::Patch => Err(FhirError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            wardgate_fhir::outcome::IssueCode::NotSupported,
-            "wardgate.departments.unsupported-interaction",
-            "patch is not supported; send the whole resource with PUT",
-        )),
+        Interaction::Patch if request.conditional || id.is_empty() => {
+            Err(FhirError::not_supported(
+                "wardgate.departments.unsupported-interaction",
+                "only a patch of one resource by its id is supported (PATCH Type/id)",
+            ))
+        }
+        Interaction::Patch => patch::patch(&ctx, rtype, id, &body).await,
         Interaction::Operation(_) => Err(FhirError::not_supported(
             "wardgate.departments.unsupported-operation",
             "this department offers no operations",

@@ -121,6 +121,11 @@ impl ResourceDoc {
         Self::parse(raw.get().as_bytes(), limits)
     }
 
+    /// The top-level members as the client wrote them, in their order.
+    pub fn raw_fields(&self) -> &[(String, Box<RawValue>)] {
+        &self.fields
+    }
+
     /// `resourceType`, if it is a string.
     pub fn resource_type(&self) -> Option<&str> {
         self.value.get("resourceType").and_then(Value::as_str)

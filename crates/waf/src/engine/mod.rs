@@ -409,7 +409,8 @@ impl<'a> Inspection<'a> {
         self.check_threshold();
     }
 
-    /// Record a hit unless the same rule already hit this input or an exclusion covers it.
+    /// Record a hit unless an exclusion covers it. A rule counts once per input: when it hits
+    /// again (another decoded form, another match), the higher-scoring hit is kept.
     fn add_hit(
         &mut self,
         place: &Place<'_>,
@@ -417,9 +418,12 @@ impl<'a> Inspection<'a> {
         first_of_input: usize,
         hit: PendingHit<'_>,
     ) {
-        if self.hits[first_of_input..]
+        let earlier = self.hits[first_of_input..]
             .iter()
-            .any(|h| h.rule == hit.rule)
+            .position(|h| h.rule == hit.rule)
+            .map(|i| first_of_input + i);
+        if let Some(index) = earlier
+            && self.hits[index].score >= hit.score
         {
             return;
         }
@@ -435,7 +439,7 @@ impl<'a> Inspection<'a> {
             return;
         }
         self.score = self.score.saturating_add(u32::from(hit.score));
-        self.hits.push(Hit {
+        let hit = Hit {
             class: hit.class,
             rule: hit.rule,
             score: hit.score,
@@ -445,7 +449,14 @@ impl<'a> Inspection<'a> {
                 Excerpt::Ready(ready) => ready,
             },
             variant: hit.variant,
-        });
+        };
+        match earlier {
+            Some(index) => {
+                let replaced = std::mem::replace(&mut self.hits[index], hit);
+                self.score = self.score.saturating_sub(u32::from(replaced.score));
+            }
+            None => self.hits.push(hit),
+        }
     }
 
     fn check_threshold(&mut self) {

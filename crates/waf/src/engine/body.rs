@@ -35,6 +35,13 @@ fn format<'a>(content_type: Option<&'a str>, body: &[u8]) -> Format<'a> {
     let ends = |suffix: &str| {
         mime.len() >= suffix.len() && mime[mime.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
+    // Any XML type (`application/xml-dtd`, `text/xml-external-parsed-entity`, `+xml`), and a
+    // body that declares itself XML whatever its label: an XML parser behind the gateway reads
+    // its declarations either way.
+    let xml_type = find_ignore_case(mime, "xml");
+    if starts_as_xml(body) {
+        return Format::Xml { declared: xml_type };
+    }
     if is("application/x-www-form-urlencoded") {
         return Format::Form;
     }
@@ -47,7 +54,7 @@ fn format<'a>(content_type: Option<&'a str>, body: &[u8]) -> Format<'a> {
     if is("application/json") || is("text/json") || ends("+json") {
         return Format::Json { declared: true };
     }
-    if is("application/xml") || is("text/xml") || ends("+xml") {
+    if xml_type {
         return Format::Xml { declared: true };
     }
     // Undeclared or other types: read what the body looks like, since many servers do.
@@ -56,6 +63,26 @@ fn format<'a>(content_type: Option<&'a str>, body: &[u8]) -> Format<'a> {
         Some(b'<') => Format::Xml { declared: false },
         _ => Format::Text,
     }
+}
+
+fn find_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Whether a body opens with an XML declaration or a document type declaration (after a
+/// byte order mark and white space).
+fn starts_as_xml(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    let head = &body[start..body.len().min(start + 9)];
+    head.len() >= 5 && head[..5].eq_ignore_ascii_case(b"<?xml")
+        || head.eq_ignore_ascii_case(b"<!doctype")
 }
 
 /// Bytes as text: borrowed when UTF-8 (the fast, common case), U+FFFD for invalid bytes.
@@ -233,6 +260,21 @@ mod tests {
         assert_eq!(format(None, b"<a/>"), Format::Xml { declared: false });
         assert_eq!(format(None, b"cmd=ls"), Format::Text);
         assert_eq!(format(Some("multipart/form-data"), b""), Format::Text);
+        assert_eq!(
+            format(Some("application/xml-dtd"), b"x"),
+            Format::Xml { declared: true }
+        );
+        assert_eq!(
+            format(
+                Some("application/x-www-form-urlencoded"),
+                b"<?xml version=\"1.0\"?><a/>"
+            ),
+            Format::Xml { declared: false }
+        );
+        assert_eq!(
+            format(Some("application/json"), b"\n<!DOCTYPE a SYSTEM \"x\"><a/>"),
+            Format::Xml { declared: false }
+        );
     }
 
     #[test]

@@ -178,11 +178,18 @@ pub fn variants<'v>(
             anomalies,
         );
     }
-    if options.base64
-        && looks_like_base64(base)
-        && let Some(text) = base64::decode_printable(base)
-    {
-        push_distinct(&mut out, VariantKind::Base64, text, budget, anomalies);
+    if options.base64 {
+        // The value itself, or its decoded form when Base64 was percent-encoded on the way
+        // (`Li4vZXRjL3Bhc3N3ZA%3D%3D` in a header, which is not URL-decoded as a whole).
+        let decoded = out.iter().find(|v| v.kind == VariantKind::Decoded);
+        let wrapped = [Some(base), decoded.map(|v| v.text.as_ref())]
+            .into_iter()
+            .flatten()
+            .filter(|form| looks_like_base64(form))
+            .find_map(base64::decode_printable);
+        if let Some(text) = wrapped {
+            push_distinct(&mut out, VariantKind::Base64, text, budget, anomalies);
+        }
     }
     out
 }
@@ -212,23 +219,24 @@ fn has_double_dot(bytes: &[u8]) -> bool {
     memchr::memchr_iter(b'.', bytes).any(|i| bytes.get(i + 1) == Some(&b'.'))
 }
 
-/// Base64 of text mixes upper and lower case, and digits (or `+` `/`) unless it is long;
-/// words and codes rarely do, so they are not decoded at all.
+/// Base64 of text mixes upper and lower case; all-lower or all-upper words and codes are not
+/// decoded at all. Short mixed-case words (`McDonalds`) are tried too: they rarely decode to
+/// printable text, which [`base64::decode_printable`] requires, while short payloads
+/// (`DQpRVUlUDQo`, a mail command between line breaks) do.
 fn looks_like_base64(value: &str) -> bool {
     if !(base64::MIN_LEN..=base64::MAX_LEN).contains(&value.len()) {
         return false;
     }
-    let (mut upper, mut lower, mut other) = (false, false, false);
+    let (mut upper, mut lower) = (false, false);
     for b in value.bytes() {
         match b {
             b'A'..=b'Z' => upper = true,
             b'a'..=b'z' => lower = true,
-            b'0'..=b'9' | b'+' | b'/' | b'-' | b'_' => other = true,
-            b'=' => {}
+            b'0'..=b'9' | b'+' | b'/' | b'-' | b'_' | b'=' => {}
             _ => return false,
         }
     }
-    upper && lower && (other || value.len() >= 12)
+    upper && lower
 }
 
 /// Apply every decoder until the value no longer changes (at most [`MAX_ROUNDS`] rounds).

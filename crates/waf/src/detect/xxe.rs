@@ -2,7 +2,7 @@
 //! DTDs, `SYSTEM` / `PUBLIC` entities, parameter entities), entity expansion bombs, XInclude,
 //! and schema imports from remote locations.
 
-use super::ascii::{find_ci, find_ci_from};
+use super::ascii::{find_ci, find_ci_from, skip_space, starts_with_ci};
 use super::{AttackClass, Finding};
 
 /// Declarations examined per document.
@@ -99,14 +99,55 @@ pub(crate) fn detect(value: &str, whole_document: bool, findings: &mut Vec<Findi
             }
         }
     }
-    for marker in [&b"schemalocation="[..], b"nonamespaceschemalocation="] {
-        if let Some(at) = find_ci(b, marker) {
-            let rest = b.get(at..(at + 256).min(b.len())).unwrap_or(b"");
-            if find_ci(rest, b"http").is_some() {
-                return push(findings, "xxe.remote-schema", 3, at, at + marker.len());
-            }
+    schema_locations(b, findings);
+}
+
+/// `xsi:schemaLocation` / `xsi:noNamespaceSchemaLocation` attributes whose location (not the
+/// namespace name, which is only an identifier) is a remote URL: a validating parser fetches
+/// it. Namespace names alone (`http://hl7.org/fhir ../fhir.xsd`) are not fetched.
+fn schema_locations(b: &[u8], findings: &mut Vec<Finding>) {
+    const MARKER: &[u8] = b"schemalocation";
+    let mut from = 0;
+    for _ in 0..MAX_DECLS {
+        let Some(at) = find_ci_from(b, MARKER, from) else {
+            return;
+        };
+        from = at + MARKER.len();
+        let no_namespace = at >= 11 && starts_with_ci(b, at - 11, b"nonamespace");
+        let eq = skip_space(b, from);
+        if b.get(eq) != Some(&b'=') {
+            continue;
+        }
+        let open = skip_space(b, eq + 1);
+        let Some(&quote @ (b'"' | b'\'')) = b.get(open) else {
+            continue;
+        };
+        let rest = b
+            .get(open + 1..(open + 1 + 2048).min(b.len()))
+            .unwrap_or(b"");
+        let value = memchr::memchr(quote, rest).map_or(rest, |i| &rest[..i]);
+        let tokens: Vec<&[u8]> = value
+            .split(u8::is_ascii_whitespace)
+            .filter(|t| !t.is_empty())
+            .collect();
+        // `namespace location` pairs; a single token is a location.
+        let remote = tokens.iter().enumerate().any(|(i, t)| {
+            (no_namespace || tokens.len() == 1 || i % 2 == 1) && is_remote_location(t)
+        });
+        if remote {
+            return push(findings, "xxe.remote-schema", 5, at, open + 1 + value.len());
         }
     }
+}
+
+/// A location a parser would fetch from elsewhere: a URL with a network or file scheme, or a
+/// network path.
+fn is_remote_location(location: &[u8]) -> bool {
+    [
+        "http:", "https:", "ftp:", "file:", "jar:", "netdoc:", "gopher:", "//", "\\\\",
+    ]
+    .iter()
+    .any(|scheme| starts_with_ci(location, 0, scheme.as_bytes()))
 }
 
 #[cfg(test)]
@@ -129,12 +170,16 @@ mod tests {
             "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><lolz>&lol2;</lolz>",
             "<foo xmlns:xi=\"http://www.w3.org/2001/XInclude\"><xi:include parse=\"text\" href=\"file:///etc/passwd\"/></foo>",
             "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:include namespace=\"http://x.example/\"/></xs:schema>",
+            "<?xml version=\"1.0\"?><x xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://attacker.example/\"/>",
+            "<x xsi:schemaLocation=\"urn:x http://attacker.example/x.xsd\"/>",
+            "<x xsi:noNamespaceSchemaLocation = 'file:///etc/passwd'/>",
         ] {
             assert_eq!(score(a), 5, "missed: {a}");
         }
         for b in [
             "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"1\"/></Patient>",
             "<!DOCTYPE html><p>x</p>",
+            "<Patient xmlns=\"http://hl7.org/fhir\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://hl7.org/fhir ../../schema/fhir-single.xsd\"><id value=\"1\"/></Patient>",
         ] {
             assert_eq!(score(b), 0, "false positive: {b}");
         }

@@ -5,6 +5,8 @@
 //! (the judge needs to know where code was truncated); MySQL versioned comments (`/*!50000 ..*/`)
 //! are lexed as code, as MySQL does.
 
+use super::keywords::{Kw, keyword};
+
 /// Tokens examined per context: enough for any injection's decisive prefix.
 pub(crate) const MAX_TOKENS: usize = 256;
 
@@ -133,6 +135,41 @@ fn string_end(bytes: &[u8], from: usize, quote: u8) -> Option<usize> {
     None
 }
 
+/// Whether U+FFFD (the replacement character) starts at `at`.
+fn is_replacement(b: &[u8], at: usize) -> bool {
+    b.get(at..at.saturating_add(3)) == Some(&[0xef, 0xbf, 0xbd][..])
+}
+
+/// Where a number ends when the letters at `at` (after its digits) are a keyword that ends it,
+/// optionally after an Oracle `f` / `d` suffix.
+fn number_before_keyword(b: &[u8], at: usize) -> Option<usize> {
+    let run_end = at
+        + b.get(at..)?
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count();
+    let ends_number = |from: usize| {
+        b.get(from..run_end).is_some_and(|w| {
+            matches!(
+                keyword(w),
+                Kw::Union
+                    | Kw::From
+                    | Kw::Logic
+                    | Kw::Filter
+                    | Kw::Sort
+                    | Kw::Limit
+                    | Kw::Into
+                    | Kw::Select
+            )
+        })
+    };
+    if ends_number(at) {
+        return Some(at);
+    }
+    let suffix = matches!(b.get(at), Some(b'f' | b'F' | b'd' | b'D'));
+    (suffix && ends_number(at + 1)).then_some(at + 1)
+}
+
 struct Lexer<'a, 'o> {
     bytes: &'a [u8],
     at: usize,
@@ -163,6 +200,13 @@ impl Lexer<'_, '_> {
             // Whitespace, including what MySQL and MSSQL also accept between tokens.
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0 | 0xa0 => self.at += 1,
             0xc2 if self.peek(1) == 0xa0 => self.at += 2,
+            // U+FFFD: a byte that was not text (`%A0`, `%0B` in another charset), which the
+            // database read as a separator.
+            0xef if is_replacement(self.bytes, self.at) => self.at += 3,
+            // An en or em dash where `--` was meant (payloads copied through word processors).
+            0xe2 if self.peek(1) == 0x80 && matches!(self.peek(2), 0x93 | 0x94) => {
+                self.line_comment(start)
+            }
             b'\'' | b'"' => self.string(start, b),
             b'`' => self.delimited_ident(start, b'`'),
             b'[' => self.delimited_ident(start, b']'),
@@ -320,9 +364,17 @@ impl Lexer<'_, '_> {
             && b.get(start..at)
                 .is_some_and(|s| s.iter().all(|c| c.is_ascii_digit() || *c == b'\\'));
         if plain_integer
+            && !is_replacement(b, at)
             && b.get(at)
                 .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_' || *c >= 0x80)
         {
+            // Except before a keyword, where MSSQL, Oracle and PostgreSQL end the number
+            // (`1UNION`, `1FROM`), also after Oracle's float suffixes (`1fUNION`, `1dUNION`).
+            if let Some(number_end) = number_before_keyword(b, at) {
+                self.at = number_end;
+                self.push(Kind::Num, start, self.at);
+                return;
+            }
             self.at = at;
             self.word(start);
             return;
@@ -337,6 +389,7 @@ impl Lexer<'_, '_> {
         while b
             .get(at)
             .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$') || *c >= 0x80)
+            && !is_replacement(b, at)
         {
             at += 1;
         }
@@ -524,6 +577,33 @@ mod tests {
         assert_eq!(
             kinds("1e1union", Context::Bare),
             vec![Kind::Num, Kind::Word]
+        );
+        for split in ["1UNION", "1fUNION", "1DUNION", "\\1from", "2and"] {
+            assert_eq!(
+                kinds(split, Context::Bare),
+                vec![Kind::Num, Kind::Word],
+                "{split}"
+            );
+        }
+        for word in ["2fa", "3d", "1stand", "4order66"] {
+            assert_eq!(kinds(word, Context::Bare), vec![Kind::Word], "{word}");
+        }
+    }
+
+    #[test]
+    fn mangled_separators_and_dashes() {
+        assert_eq!(
+            kinds("1\u{FFFD}UNION", Context::Bare),
+            vec![Kind::Num, Kind::Word]
+        );
+        assert_eq!(
+            kinds("1=1 \u{2013}", Context::Bare),
+            vec![
+                Kind::Num,
+                Kind::Op(Op::Compare),
+                Kind::Num,
+                Kind::Comment { to_end: true }
+            ]
         );
     }
 

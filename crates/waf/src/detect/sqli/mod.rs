@@ -291,6 +291,9 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
     {
         return finding("sqli.comment-truncation", 5, start, w.end);
     }
+    if proper && quote == b'\'' && operator_only(toks, src, prefix) {
+        return finding("sqli.string-expression", 5, start, w.end);
+    }
     if ev.compare {
         // `x'='x`, `'<>'`: a bare comparison of the application's string. A word operator
         // between strings (`"LIKE" stamp`) is as likely a quoted phrase.
@@ -333,6 +336,42 @@ fn quoted(toks: &[Token], src: &[u8]) -> Option<Finding> {
         );
     }
     None
+}
+
+/// `A 'DIV' B`, `A 'NOT REGEXP' B`: one word, the application's quote, nothing but operators
+/// only SQL writes as words, and a string of one word that the application's quote closes.
+/// Symbols (`use '/' separator`, `SMALL '&' SIGN`) and lone English operator words
+/// (`the 'or' clause`) are quoted in prose as often.
+fn operator_only(toks: &[Token], src: &[u8], prefix: &[u8]) -> bool {
+    let [_, ops @ .., tail] = toks else {
+        return false;
+    };
+    let text = |t: &Token| src.get(t.start..t.end).unwrap_or(b"");
+    let tail_word = text(tail).get(1..).unwrap_or(b"").trim_ascii_start();
+    let one_word =
+        |w: &[u8]| !w.is_empty() && w.len() <= 12 && !w.iter().any(u8::is_ascii_whitespace);
+    if tail.kind != (Kind::Str { closed: false }) || !one_word(tail_word) || ops.is_empty() {
+        return false;
+    }
+    if !one_word(prefix.trim_ascii()) {
+        return false;
+    }
+    let operator = |t: &Token| {
+        t.kind == Kind::Word
+            && matches!(
+                keyword(text(t)),
+                Kw::Logic | Kw::Compare | Kw::Operator | Kw::Not
+            )
+    };
+    let english = |t: &Token| {
+        [
+            "and", "or", "not", "like", "is", "in", "between", "match", "member", "escape",
+            "against", "similar",
+        ]
+        .iter()
+        .any(|w| text(t).eq_ignore_ascii_case(w.as_bytes()))
+    };
+    ops.iter().all(operator) && !(ops.len() == 1 && english(&ops[0]))
 }
 
 /// Whether the comment that runs to the end holds at most a few characters (`-- -`, `#`,
@@ -481,6 +520,12 @@ fn strong(w: &Walk, start: usize) -> Option<Finding> {
     }
     if ev.catalog {
         return finding("sqli.system-catalog", 5, start, w.end);
+    }
+    if ev.char_extraction && (w.clean || w.truncated) {
+        return finding("sqli.char-extraction", 5, start, w.end);
+    }
+    if ev.union_cut {
+        return finding("sqli.union", 5, start, w.end);
     }
     if ev.versioned && w.accepted >= 2 {
         return finding("sqli.versioned-comment", 5, start, w.end);

@@ -51,6 +51,23 @@ fn attacks_score_five() {
         "U&'pgsql evade' union select * from foo",
         "$$x$$ union select 1",
         "\\''; DROP TABLE users; --",
+        // Character-at-a-time extraction.
+        "234 + (1 / ASCII(substring(passwd,1,1))-4)",
+        "1 - ord(mid(name from 2 for 1))",
+        // Numbers ended by keywords, mangled separators and dashes.
+        "-1fUNION SELECT column_name FROM t",
+        "\\1UNION SELECT 2",
+        "1\u{FFFD}UNION\u{FFFD}SELECT\u{FFFD}2--",
+        "' or 1=1 \u{2013}",
+        // Simple CASE, a union cut short, a select after a logic operator, a quoted alias.
+        "case 1 when 2 then 2 end",
+        "1 - ANY(SELECT 1) UNION ALL --",
+        "1/1/**/union#--",
+        "1 AND SELECT TOP 10 USERNAME FROM USERS -- 1",
+        "select @version \"foo\"",
+        // An operator only SQL writes as a word, between the application's strings.
+        "A 'SOUNDS LIKE' B",
+        "x 'DIV' y",
     ];
     for a in attacks {
         assert!(score(a) >= 5, "missed: {a}");
@@ -89,8 +106,28 @@ fn text_with_sql_words_is_not_injection() {
         "1 AND 1/2\" BUTTON",
         "time he came.",
         "I would like to request information about the idv_msdb database.",
+        "Credit union --",
+        "2fa enabled, 1st floor, 3d scan",
+        "case 3 when admitted then discharged",
+        "1 and select from the list",
+        "O'Brien \u{2013} next of kin",
+        "1 \u{2013} 2 tablets",
     ];
     for b in benign {
         assert_eq!(score(b), 0, "false positive: {b}");
+    }
+}
+
+#[test]
+fn quoted_words_and_symbols_do_not_block() {
+    // An operator between the application's strings is suspicious, not decisive, when prose
+    // quotes it as often.
+    for b in [
+        "the 'or' clause",
+        "use '/' as separator",
+        "SMALL '&' SIGN",
+        "kinda 'like' that",
+    ] {
+        assert!(score(b) < 5, "blocks: {b}");
     }
 }

@@ -63,6 +63,12 @@ pub(crate) struct Evidence {
     /// A logic operator and a comparison in the same list item (`1 OR 1=1`, not
     /// "do or not do, there is no").
     pub tautology: bool,
+    /// A character code of a substring (`ASCII(SUBSTRING(x,1,1))`): blind extraction, one
+    /// character at a time.
+    pub char_extraction: bool,
+    /// `UNION [ALL]` after a value, then only a short comment: the rest of a union cut off
+    /// (`1 - ANY(SELECT 1) UNION ALL --`).
+    pub union_cut: bool,
 }
 
 /// The outcome of a walk.
@@ -130,6 +136,9 @@ fn walk_in(toks: &[Token], src: &[u8], from: usize, state: State, in_list: bool)
                 .get(from - 1)
                 .is_some_and(|t| matches!(t.kind, Kind::Str { .. })),
         after_case: false,
+        cases: 0,
+        case_arms: false,
+        select_after_logic: false,
         pending_clause: false,
         segment_logic: false,
         segment_compare: false,
@@ -171,6 +180,13 @@ struct Walker<'t> {
     prev_str: bool,
     /// The last token was `CASE`: `WHEN` may follow directly.
     after_case: bool,
+    /// `CASE` expressions open.
+    cases: u32,
+    /// A `WHEN` arm was read in an open `CASE`.
+    case_arms: bool,
+    /// A `SELECT` right after a logic operator (`1 AND SELECT ..`): a sub-query once its
+    /// `FROM` follows.
+    select_after_logic: bool,
     /// A clause keyword was just read; its value decides `clause_value`.
     pending_clause: bool,
     /// Logic operator / comparison seen in the current top-level list item.
@@ -398,6 +414,9 @@ impl Walker<'_> {
             Kw::Select => {
                 if !self.parens.is_empty() {
                     self.ev.subquery = true;
+                } else if self.after_logic {
+                    self.select_after_logic = true;
+                    self.after_logic = false;
                 } else if self.operators_seen > 0 {
                     return Err(Stop);
                 }
@@ -407,6 +426,7 @@ impl Walker<'_> {
             Kw::Case => {
                 self.accept(tok);
                 self.after_case = true;
+                self.cases += 1;
             }
             _ => return Err(Stop),
         }
@@ -442,6 +462,9 @@ impl Walker<'_> {
         }
         self.parens.push(Paren::Call);
         self.call_just_opened = true;
+        if char_code(self.text(tok)) && self.substring_call_at(self.next_code(self.i)) {
+            self.ev.char_extraction = true;
+        }
         // `VERSION()`, `USER()`, `DATABASE()` take no argument; `User(foo)` is not that call.
         if class == FnClass::Info
             && self
@@ -457,6 +480,21 @@ impl Walker<'_> {
         }
         self.state = State::Operand;
         Ok(())
+    }
+
+    /// Whether `toks[i]` starts a call of a substring function (`SUBSTRING(`, `MID(`, ...).
+    fn substring_call_at(&self, i: Option<usize>) -> bool {
+        let Some(i) = i else {
+            return false;
+        };
+        let name = self.toks.get(i).filter(|t| t.kind == Kind::Word);
+        name.is_some_and(|t| {
+            let mut buf = [0u8; 32];
+            matches!(
+                crate::detect::ascii::lower_into(self.text(*t), &mut buf),
+                Some("substring" | "substr" | "mid" | "left" | "right" | "substring_index")
+            )
+        }) && self.kind_at(self.next_code(i + 1)) == Some(Kind::LParen)
     }
 
     fn note_function(&mut self, class: FnClass, tok: Token) {
@@ -529,7 +567,8 @@ impl Walker<'_> {
                 self.accept(tok);
             }
             Kind::Word => return self.operator_word(tok),
-            Kind::QuotedIdent if self.alias_ok => {
+            // `SELECT x "name"`: a quoted alias.
+            Kind::QuotedIdent | Kind::Str { closed: true } if self.alias_ok => {
                 self.alias_ok = false;
                 self.accept(tok);
             }
@@ -673,6 +712,7 @@ impl Walker<'_> {
                 }
             }
             Kw::From if self.in_select => {
+                self.ev.subquery |= self.select_after_logic;
                 self.binary(tok);
             }
             Kw::For => {
@@ -688,8 +728,18 @@ impl Walker<'_> {
             }
             Kw::Direction => self.accept(tok),
             Kw::Join if self.in_select => self.binary(tok),
-            Kw::CaseArm => self.binary(tok),
-            Kw::End => self.accept(tok),
+            Kw::CaseArm => {
+                self.case_arms |= self.cases > 0;
+                self.binary(tok);
+            }
+            Kw::End => {
+                // `CASE x WHEN .. THEN .. END`: the simple form, decided once it is closed.
+                if self.cases > 0 && self.case_arms {
+                    self.ev.case_when = true;
+                }
+                self.cases = self.cases.saturating_sub(1);
+                self.accept(tok);
+            }
             Kw::Plain if self.alias_ok => {
                 self.alias_ok = false;
                 self.accept(tok);
@@ -710,7 +760,7 @@ impl Walker<'_> {
             j = self.next_code(j.map_or(self.i, |j| j + 1));
         }
         if self.word_at(j) != Some(Kw::Select) {
-            return Err(Stop);
+            return self.union_cut(tok);
         }
         self.ev.union = true;
         self.accept(tok);
@@ -722,6 +772,55 @@ impl Walker<'_> {
         self.state = State::Operand;
         Ok(())
     }
+}
+
+impl Walker<'_> {
+    /// `UNION [ALL|DISTINCT]` after a value and then only a short comment to the end: the
+    /// union was cut from its select. "Credit union --" is a word before it, not a value.
+    fn union_cut(&mut self, tok: Token) -> Result<(), Stop> {
+        let value_before = self.toks[..self.i.min(self.toks.len())]
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.kind, Kind::Comment { .. }))
+            .is_some_and(|t| {
+                matches!(
+                    t.kind,
+                    Kind::Num | Kind::RParen | Kind::Str { .. } | Kind::Var { .. }
+                )
+            });
+        let mut j = self.i + 1;
+        if matches!(self.word_at(Some(j)), Some(Kw::Prefix)) {
+            j += 1;
+        }
+        let comment = self
+            .toks
+            .get(j)
+            .filter(|t| t.kind == (Kind::Comment { to_end: true }));
+        let short = comment.is_some_and(|c| {
+            self.text(*c)
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .count()
+                <= 3
+        });
+        if !(value_before && short) {
+            return Err(Stop);
+        }
+        self.ev.union_cut = true;
+        self.accept(tok);
+        while self.i < j {
+            self.accept_at(Some(self.i));
+        }
+        self.state = State::Operator;
+        Ok(())
+    }
+}
+
+/// A function that turns a character into its code (`ASCII`, `ORD`, `UNICODE`, `HEX`).
+fn char_code(name: &[u8]) -> bool {
+    ["ascii", "ord", "unicode", "hex"]
+        .iter()
+        .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
 }
 
 /// Whether a statement keyword at `toks[at]` is followed by what that statement needs

@@ -9,6 +9,7 @@
 mod css;
 mod events;
 mod html;
+mod inject;
 mod narrative;
 mod script;
 
@@ -100,6 +101,12 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     if let Some((start, end)) = processing_instruction(text) {
         return push(findings, "xss.embedding-tag", 5, start, end);
     }
+    if let Some((start, end)) = inject::declaration(text) {
+        return push(findings, "xss.markup-declaration", 5, start, end);
+    }
+    if inject::encoded_less_than(value) {
+        return push(findings, "xss.encoded-tag-open", 5, 0, text.len());
+    }
     if let Some((start, end)) = attribute_break(text) {
         return push(findings, "xss.attribute-break", 5, start, end);
     }
@@ -127,7 +134,13 @@ fn judge_tag(
     let mut buf = [0u8; 32];
     let name = lower_name(value, tag.name.clone(), &mut buf).to_owned();
     if tag.end_tag {
-        return (scope == Scope::Full && name == "script").then_some(("xss.script-tag", 5));
+        if scope == Scope::Markup {
+            return None;
+        }
+        if name == "script" {
+            return Some(("xss.script-tag", 5));
+        }
+        return inject::judge(value, tag, &name);
     }
     let mut best: Option<(&'static str, u16)> = None;
     let mut raise = |found: (&'static str, u16)| {
@@ -228,6 +241,11 @@ fn judge_tag(
             "style" if css::is_active(&scratch[..]) => raise(("xss.style-expression", 5)),
             _ => {}
         }
+    }
+    if scope == Scope::Full
+        && let Some(found) = inject::judge(value, tag, &name)
+    {
+        raise(found);
     }
     best
 }

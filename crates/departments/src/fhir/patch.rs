@@ -54,13 +54,7 @@ pub(crate) async fn patch(
     if json_depth(body) > limits.max_depth {
         return Err(malformed("the patch is nested too deeply"));
     }
-    let operations: Vec<Value> = serde_json::from_slice(body)
-        .map_err(|_| malformed("the patch is not a JSON array of operations"))?;
-    if operations.len() > MAX_OPERATIONS {
-        return Err(malformed(format!(
-            "a patch carries at most {MAX_OPERATIONS} operations"
-        )));
-    }
+    let operations = read_operations(body)?;
     let opened = current(ctx, rtype, id)
         .await?
         .ok_or_else(FhirError::not_found)?;
@@ -69,6 +63,31 @@ pub(crate) async fn patch(
     }
     let expected = if_match(ctx)?.unwrap_or(opened.version);
     let doc = ResourceDoc::parse(&opened.json, &limits)?;
+    let patched = apply_json_patch(&doc, &operations, &limits)?;
+    let (prepared, _) = update_prepared(ctx, rtype, id, &patched, Some(expected)).await?;
+    ctx.dept.store().commit(vec![prepared.write]).await?;
+    Ok(write_answer(ctx, StatusCode::OK, rtype, &prepared.opened))
+}
+
+/// A JSON Patch document's operations (at most [`MAX_OPERATIONS`]).
+pub fn read_operations(body: &[u8]) -> Result<Vec<Value>, FhirError> {
+    let operations: Vec<Value> = serde_json::from_slice(body)
+        .map_err(|_| malformed("the patch is not a JSON array of operations"))?;
+    if operations.len() > MAX_OPERATIONS {
+        return Err(malformed(format!(
+            "a patch carries at most {MAX_OPERATIONS} operations"
+        )));
+    }
+    Ok(operations)
+}
+
+/// `doc` with the JSON Patch `operations` applied, as a resource to store (checked against
+/// `limits`); `id` and `resourceType` cannot change.
+pub fn apply_json_patch(
+    doc: &ResourceDoc,
+    operations: &[Value],
+    limits: &super::ResourceLimits,
+) -> Result<ResourceDoc, FhirError> {
     let mut value = doc.value.clone();
     let mut touched: Vec<String> = Vec::new();
     for (index, operation) in operations.iter().enumerate() {
@@ -80,11 +99,8 @@ pub(crate) async fn patch(
     {
         return Err(unprocessable("a patch cannot change id or resourceType"));
     }
-    let text = assemble(&doc, &value, &touched)?;
-    let patched = ResourceDoc::parse(&text, &limits)?;
-    let (prepared, _) = update_prepared(ctx, rtype, id, &patched, Some(expected)).await?;
-    ctx.dept.store().commit(vec![prepared.write]).await?;
-    Ok(write_answer(ctx, StatusCode::OK, rtype, &prepared.opened))
+    let text = assemble(doc, &value, &touched)?;
+    ResourceDoc::parse(&text, limits)
 }
 
 /// The patched resource's text: untouched top-level fields as the client wrote them, in

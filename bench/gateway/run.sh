@@ -10,6 +10,11 @@
 # The three targets are measured in turn, ROUNDS times, and the median of each is reported,
 # so that a burst of other work on the machine does not land on one target only.
 #
+# Each request carries the access token of a logged-in account (bench/gateway/account.sh),
+# as every clinical request does: wardgate verifies it, authorizes the read, inspects the
+# request, forwards it and writes the exchange record. WARDGATE_RUNTIME (per-core, the
+# default, or shared) is passed on to wardgate (docs/operations.md).
+#
 # Needs: wrk and nginx (Debian packages, installed with apt-get if missing), oha (cargo
 # install oha, for the fixed-rate run). Prints requests/s and p50/p99 latency for each, the
 # ratios wardgate/nginx and wardgate/direct, and the p99 latency wardgate adds at half of its
@@ -59,27 +64,16 @@ cleanup() {
 trap cleanup EXIT
 
 # --- wardgate: its policy, its development CA (whose server certificate nginx uses too) ---
-cat > "$WORK/wardgate.toml" <<TOML
-version = 1
-[listen]
-public = "127.0.0.1:$WARDGATE_PORT"
-admin = "127.0.0.1:$ADMIN_PORT"
-[rate_limit]
-# The benchmark measures forwarding, not admission: one client address sends everything.
-rate_per_second = 1000000
-burst = 1000000
-[upstream]
-pool_idle_per_host = 64
-[departments.bench]
-prefix = "/bench/"
-upstream = "http://127.0.0.1:$UPSTREAM_PORT"
-[audit]
-log = "$WORK/wardgate-exchanges.jsonl"
-TOML
+. "$ROOT/bench/gateway/account.sh"
+bench_policy "$WARDGATE_PORT" "$ADMIN_PORT" "$UPSTREAM_PORT" "$WORK/wardgate-exchanges.jsonl" > "$WORK/wardgate.toml"
 "$WARDGATE" check --config "$WORK/wardgate.toml" >"$WORK/check.txt" || { cat "$WORK/check.txt" >&2; exit 1; }
 "$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" >"$WORK/wardgate.out" 2>"$WORK/wardgate.err" &
 pids+=($!)
-for _ in $(seq 50); do [ -f "$WORK/data/server-key.pem" ] && grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do [ -f "$WORK/data/server-key.pem" ] && grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.2; done
+# Every clinical request carries an access token (an anonymous one is refused): so do these.
+# All three targets get the same header, so the client sends the same bytes to each.
+bench_account "$WARDGATE" "$WORK/data" "$WORK/wardgate.toml" "https://127.0.0.1:$WARDGATE_PORT"
+TOKEN=$(bench_token)
 
 # --- the upstream (nginx answering a small FHIR resource) and nginx as a reverse proxy ---
 BODY='{"resourceType":"Patient","id":"bench","name":[{"family":"Benchmark"}]}'
@@ -128,7 +122,7 @@ sed -i 's/^    http2 on;$//' "$WORK/nginx-proxy.conf"   # 1.22 has no "http2 on"
 "$NGINX" -c "$WORK/nginx-proxy.conf" -p "$WORK" -g 'daemon on;'
 sleep 0.5
 for port in $DIRECT_PORT $NGINX_PORT $WARDGATE_PORT; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/ca.pem" "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
   [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$WORK/wardgate.err" >&2; exit 1; }
 done
 
@@ -140,7 +134,9 @@ median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # One saturation run with wrk: "rps p50_ms p99_ms".
 saturate() {
   local name=$1 port=$2 round=$3 out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  # Tokens live 5 minutes: a fresh one for each run.
+  TOKEN=$(bench_token)
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
   echo "$out" > "$WORK/wrk-$name-$round.txt"
   if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
   echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}' | to_ms) $(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)"
@@ -149,7 +145,8 @@ saturate() {
 # One fixed-rate run with oha: "p50_ms p99_ms".
 fixed_rate() {
   local name=$1 port=$2 rate=$3 round=$4 json
-  json=$(oha --no-tui --insecure --output-format json -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  TOKEN=$(bench_token)
+  json=$(oha --no-tui --insecure --http-version 1.1 --output-format json -z "${DURATION}s" -c "$CONNECTIONS" -q "$rate" --latency-correction -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
   echo "$json" > "$WORK/oha-$name-$round.json"
   echo "$json" | python3 -c 'import json,sys; p=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (p["p50"]*1000, p["p99"]*1000))'
 }
@@ -186,6 +183,7 @@ echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
 echo "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (saturation); oha -c$CONNECTIONS -q $HALF -z ${DURATION}s --latency-correction (fixed rate = half of wardgate's saturation)"
 echo "all over TLS (HTTPS/1.1 keep-alive); GET $PATH_UNDER_TEST -> ${#BODY}-byte JSON; median of $ROUNDS rounds"
+echo "each request carries an access token (Authorization: Bearer, ~1 KB); wardgate runtime: ${WARDGATE_RUNTIME:-per-core}, commit $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes')"
 echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER (other work on the machine skews every number)"
 echo
 printf "| %-9s | %10s | %8s | %8s | %14s | %14s |\n" target "req/s" "p50 ms" "p99 ms" "p50 ms @$HALF/s" "p99 ms @$HALF/s"

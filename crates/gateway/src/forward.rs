@@ -203,7 +203,7 @@ pub(crate) async fn to_department(
             };
             let request = Request::from_parts(parts, body);
             match shared
-                .upstreams
+                .upstreams()
                 .forward(&policy.upstream, base, request, &forwarding, progress)
                 .await
             {

@@ -30,9 +30,9 @@ pub(crate) async fn serve_public(
     tls: Arc<ArcSwap<ServerConfig>>,
     shutdown: CancellationToken,
     drain: Duration,
+    connections: ConnectionLimiter,
 ) {
     let tracker = TaskTracker::new();
-    let connections = ConnectionLimiter::new();
     loop {
         let (stream, peer) = tokio::select! {
             biased;

@@ -1,5 +1,7 @@
 //! Starting, reloading and stopping the gateway.
 
+use std::cell::Cell;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,10 +9,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use wardgate_guard::RateLimitStore;
+use wardgate_guard::{ConnectionLimiter, RateLimitStore};
 use wardgate_identity::Identity;
 use wardgate_identity::policy::AccessPolicy;
 use wardgate_pki::RevocationList;
@@ -27,7 +29,10 @@ pub(crate) struct Shared {
     pub policy: PolicyHandle,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub departments: Option<Arc<dyn DepartmentService>>,
-    pub upstreams: Upstreams,
+    /// The pooled upstream clients: one per worker thread in the per-core model (so a
+    /// pooled upstream connection is driven on the thread of the client's connection), one
+    /// in the shared model.
+    upstreams: Vec<Upstreams>,
     pub log: ExchangeLog,
     pub metrics: Arc<GatewayMetrics>,
     pub draining: AtomicBool,
@@ -45,7 +50,18 @@ pub(crate) struct PolicyDerived {
     pub firewall: Firewall,
 }
 
+thread_local! {
+    /// The per-core worker this thread is (0 on every other thread).
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
 impl Shared {
+    /// The upstream clients of the thread asking.
+    pub(crate) fn upstreams(&self) -> &Upstreams {
+        let worker = WORKER.with(Cell::get);
+        &self.upstreams[worker.min(self.upstreams.len() - 1)]
+    }
+
     /// What was built from the policy version `active`, building it (and handing identity
     /// the access part of that policy) the first time an exchange sees a new version. A reload
     /// thus changes the firewall and the access rules with the policy, atomically per version.
@@ -68,6 +84,59 @@ fn derive(identity: &Identity, active: &wardgate_policy::ActivePolicy) -> Policy
         version: active.version,
         firewall: Firewall::from_policy(&active.policy.waf),
     }
+}
+
+/// How the public listener's connections are spread over threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeModel {
+    /// Thread-per-core: `threads` threads, each with its own current-thread Tokio runtime and
+    /// its own listening socket on the public address (`SO_REUSEPORT`: the kernel spreads
+    /// new connections over them), serving its connections and driving its own pooled
+    /// upstream connections. An exchange never waits for another thread to be scheduled.
+    PerCore {
+        /// Worker threads (one per core by default).
+        threads: usize,
+    },
+    /// Every connection a task on the caller's (multi-threaded) runtime.
+    Shared,
+}
+
+impl RuntimeModel {
+    /// The model `WARDGATE_RUNTIME` names (`per-core`, the default, or `shared`), with
+    /// `WARDGATE_THREADS` per-core threads (default: the number of cores).
+    pub fn from_env() -> Result<Self, crate::GatewayError> {
+        let name = std::env::var("WARDGATE_RUNTIME").unwrap_or_default();
+        match name.trim() {
+            "" | "per-core" => {}
+            "shared" => return Ok(RuntimeModel::Shared),
+            other => {
+                return Err(invalid(format!(
+                    "WARDGATE_RUNTIME={other}: expected per-core or shared"
+                )));
+            }
+        }
+        let threads = match std::env::var("WARDGATE_THREADS") {
+            Ok(value) => value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "WARDGATE_THREADS={value}: expected a number of threads from 1 to 1024"
+                    ))
+                })?,
+            Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        Ok(RuntimeModel::PerCore { threads })
+    }
+}
+
+fn invalid(message: String) -> crate::GatewayError {
+    crate::GatewayError::Listener(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        message,
+    ))
 }
 
 /// Everything the gateway needs to start. The caller binds the listeners (so tests can bind
@@ -104,16 +173,29 @@ pub struct Gateway;
 impl Gateway {
     /// Start serving (within a Tokio runtime).
     pub fn start(options: GatewayOptions) -> Result<RunningGateway, crate::GatewayError> {
+        Self::start_with(options, RuntimeModel::from_env()?)
+    }
+
+    /// Start serving (within a Tokio runtime) with the given runtime model.
+    pub fn start_with(
+        options: GatewayOptions,
+        model: RuntimeModel,
+    ) -> Result<RunningGateway, crate::GatewayError> {
         let public_addr = options.public.local_addr()?;
         let admin_addr = options.admin.local_addr()?;
         let active = options.policy.current();
         let metrics = Arc::new(GatewayMetrics::new());
         metrics.policy_applied(active.version);
+        let upstream_tls = upstream_tls(&options.upstream_cas)?;
+        let workers = match model {
+            RuntimeModel::PerCore { threads } => threads.max(1),
+            RuntimeModel::Shared => 1,
+        };
+        let upstreams = (0..workers)
+            .map(|_| Upstreams::new(&active.policy.upstream, Arc::clone(&upstream_tls)))
+            .collect();
         let shared = Arc::new(Shared {
-            upstreams: Upstreams::new(
-                &active.policy.upstream,
-                upstream_tls(&options.upstream_cas)?,
-            ),
+            upstreams,
             policy: options.policy,
             rate_limits: options.rate_limits,
             departments: options.departments,
@@ -124,15 +206,22 @@ impl Gateway {
             derived: ArcSwap::from_pointee(derive(&options.identity, &active)),
             identity: options.identity,
         });
+        drop(active);
         let shutdown = CancellationToken::new();
         let tls = Arc::new(ArcSwap::new(options.tls));
-        let public = tokio::spawn(crate::listener::serve_public(
-            Arc::clone(&shared),
-            options.public,
-            Arc::clone(&tls),
-            shutdown.clone(),
-            options.drain_timeout,
-        ));
+        let listening = Listening {
+            shared: Arc::clone(&shared),
+            tls: Arc::clone(&tls),
+            shutdown: shutdown.clone(),
+            drain: options.drain_timeout,
+            connections: ConnectionLimiter::new(),
+        };
+        let public = match model {
+            RuntimeModel::Shared => tokio::spawn(listening.serve(options.public)),
+            RuntimeModel::PerCore { .. } => {
+                listening.serve_per_core(options.public, public_addr, workers)?
+            }
+        };
         // The admin listener outlives the public one, so `/readyz` answers 503 while the
         // gateway drains.
         let finish = CancellationToken::new();
@@ -141,14 +230,21 @@ impl Gateway {
             options.admin,
             finish.clone(),
         ));
-        let flusher_log = shared.log.clone();
+        let flusher_shared = Arc::clone(&shared);
         let flusher_stop = finish.clone();
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut ticks = 0u32;
             loop {
                 tokio::select! {
                     () = flusher_stop.cancelled() => break,
-                    _ = tick.tick() => flusher_log.flush(),
+                    _ = tick.tick() => {
+                        flusher_shared.log.flush();
+                        ticks = ticks.wrapping_add(1);
+                        if ticks.is_multiple_of(50) {
+                            flusher_shared.metrics.upkeep();
+                        }
+                    }
                 }
             }
         });
@@ -162,6 +258,86 @@ impl Gateway {
             public,
             tasks: vec![admin, flusher],
         })
+    }
+}
+
+/// What every public listener (one, or one per worker thread) serves with.
+#[derive(Clone)]
+struct Listening {
+    shared: Arc<Shared>,
+    tls: Arc<ArcSwap<ServerConfig>>,
+    shutdown: CancellationToken,
+    drain: Duration,
+    /// Shared by all workers: the per-address limit is the gateway's, not a thread's.
+    connections: ConnectionLimiter,
+}
+
+impl Listening {
+    async fn serve(self, listener: TcpListener) {
+        crate::listener::serve_public(
+            self.shared,
+            listener,
+            self.tls,
+            self.shutdown,
+            self.drain,
+            self.connections,
+        )
+        .await;
+    }
+
+    /// Replace `listener` by one `SO_REUSEPORT` socket per worker on the same address, and
+    /// start the workers; the task returned ends when all have drained.
+    fn serve_per_core(
+        self,
+        listener: TcpListener,
+        addr: SocketAddr,
+        workers: usize,
+    ) -> Result<JoinHandle<()>, crate::GatewayError> {
+        // The caller bound the address without SO_REUSEPORT; it is rebound at once with it.
+        drop(listener);
+        let mut sockets = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(addr)?;
+            sockets.push(socket);
+        }
+        let mut threads = Vec::with_capacity(workers);
+        for (worker, socket) in sockets.into_iter().enumerate() {
+            let listening = self.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("wardgate-worker-{worker}"))
+                .spawn(move || {
+                    WORKER.with(|w| w.set(worker));
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            tracing::error!(%error, worker, "cannot start a worker runtime");
+                            return;
+                        }
+                    };
+                    runtime.block_on(async move {
+                        match socket.listen(1024) {
+                            Ok(listener) => listening.serve(listener).await,
+                            Err(error) => tracing::error!(%error, worker, "cannot listen"),
+                        }
+                    });
+                })?;
+            threads.push(thread);
+        }
+        Ok(tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        }))
     }
 }
 

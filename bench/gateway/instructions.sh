@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# CPU instructions per proxied request, counted by callgrind: a number that does not depend on
+# how busy the machine is (unlike requests/s), so a change to the gateway's per-request cost
+# shows even on a shared 2-core machine.
+#
+#   bench/gateway/instructions.sh [requests]      (default 2000)
+#   WARDGATE=/path/to/wardgate bench/gateway/instructions.sh   (a given build instead)
+#   WARDGATE_RUNTIME=shared ...                   (the runtime model, see docs/operations.md)
+#
+# The release wardgate runs under `valgrind --tool=callgrind` with instrumentation off while
+# it starts (key generation and the demo accounts' password hashing are not per-request
+# cost). Then, for N and for 2N requests, each sent by one curl over one HTTPS/1.1 keep-alive
+# connection (GET /bench/fhir/Patient/bench, forwarded to a local nginx over plain HTTP with
+# pooled connections, one exchange record per request in a file; each request carries the
+# access token of a logged-in account, as every clinical request does), the counters are zeroed,
+# the requests sent, and the counters dumped. The instructions per request are
+#
+#   (instructions for 2N requests - instructions for N requests) / N
+#
+# which cancels what each run pays once (the TLS handshake, the connection setup). The
+# heaviest functions of the 2N run (inclusive) are printed too, and the dumps are kept in
+# $KEEP (default: a temporary folder, removed) for callgrind_annotate.
+#
+# Needs valgrind, nginx (Debian packages, installed with apt-get if missing) and curl.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+N=${1:-2000}
+UPSTREAM_PORT=${UPSTREAM_PORT:-28090}
+WARDGATE_PORT=${WARDGATE_PORT:-28454}
+ADMIN_PORT=${ADMIN_PORT:-29454}
+PATH_UNDER_TEST=/bench/fhir/Patient/bench
+
+need_apt=()
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "installing ${need_apt[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# WARDGATE=path: count that binary instead of building this tree (to compare two builds).
+if [ -z "${WARDGATE:-}" ]; then
+  echo "building wardgate (release)" >&2
+  cargo build --release -q -p wardgate
+  WARDGATE="$ROOT/target/release/wardgate"
+fi
+
+WORK=${KEEP:-$(mktemp -d /tmp/wardgate-instructions.XXXXXX)}
+mkdir -p "$WORK"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/nginx-upstream.pid" ] && kill "$(cat "$WORK/nginx-upstream.pid")" 2>/dev/null || true
+  sleep 0.5
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+. bench/gateway/account.sh
+bench_policy "$WARDGATE_PORT" "$ADMIN_PORT" "$UPSTREAM_PORT" "$WORK/wardgate-exchanges.jsonl" > "$WORK/wardgate.toml"
+
+BODY='{"resourceType":"Patient","id":"bench","name":[{"family":"Benchmark"}]}'
+cat > "$WORK/nginx-upstream.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx-upstream.pid;
+error_log $WORK/nginx-upstream.err;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT;
+    location / { default_type application/fhir+json; return 200 '$BODY'; }
+  }
+}
+NGINX
+"$NGINX" -c "$WORK/nginx-upstream.conf" -p "$WORK" -g 'daemon on;'
+
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+  "$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" \
+  >"$WORK/wardgate.out" 2>"$WORK/wardgate.err" &
+pids+=($!)
+VG_PID=$!
+for _ in $(seq 600); do grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.5; done
+grep -q listening "$WORK/wardgate.out" || { echo "wardgate did not start" >&2; cat "$WORK/wardgate.err" >&2; exit 1; }
+
+URL="https://127.0.0.1:$WARDGATE_PORT$PATH_UNDER_TEST"
+bench_account "$WARDGATE" "$WORK/data" "$WORK/wardgate.toml" "https://127.0.0.1:$WARDGATE_PORT"
+TOKEN=$(bench_token)
+# One curl, one connection, `count` requests; every answer must be 200.
+send() {
+  local count=$1 codes
+  for _ in $(seq "$count"); do printf 'url = "%s"\noutput = /dev/null\n' "$URL"; done > "$WORK/curl.conf"
+  codes=$(curl -s --http1.1 --cacert "$WORK/data/ca.pem" -H "Authorization: Bearer $TOKEN" -K "$WORK/curl.conf" -w '%{http_code} %{num_connects}\n' | sort | uniq -c)
+  # The first request connects (num_connects 1), the others reuse the connection.
+  echo "$codes" | grep -q " 200 1$" || { echo "unexpected answers: $codes" >&2; exit 1; }
+  [ "$(echo "$codes" | grep -v ' 200 [01]$' | wc -l)" = 0 ] || { echo "unexpected answers: $codes" >&2; exit 1; }
+}
+
+callgrind_control -i on "$VG_PID" >/dev/null 2>&1
+send 20 # warm up: pooled upstream connections, lazily built state
+measure() {
+  local count=$1 tag=$2
+  callgrind_control -z "$VG_PID" >/dev/null 2>&1
+  send "$count"
+  sleep 0.5 # the last exchange record is written after the response
+  callgrind_control -d "$tag" "$VG_PID" >/dev/null 2>&1
+  # The dump of this tag: the file whose name ends in the tag's dump number.
+  local file
+  file=$(ls -t "$WORK"/callgrind.out.* | head -n1)
+  cp "$file" "$WORK/$tag.out"
+  awk '/^(summary|totals):/ {print $2; exit}' "$file"
+}
+ONE=$(measure "$N" single)
+TWO=$(measure $((2 * N)) double)
+PER_REQUEST=$(( (TWO - ONE) / N ))
+
+echo
+echo "$WARDGATE at $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes'); $(valgrind --version); curl over one HTTPS/1.1 keep-alive connection"
+echo "instructions for $N requests:  $ONE"
+echo "instructions for $((2 * N)) requests: $TWO"
+echo "instructions per request:     $PER_REQUEST"
+echo "exchange records written:     $(wc -l < "$WORK/wardgate-exchanges.jsonl")"
+echo
+echo "heaviest functions over $((2 * N)) requests (inclusive instructions):"
+callgrind_annotate --inclusive=yes "$WORK/double.out" 2>/dev/null \
+  | awk -v top="${TOP:-40}" '/^-+$/ {sep++} sep>=2 && NF>1 && $1 ~ /[0-9]/ && shown++ < top'
+

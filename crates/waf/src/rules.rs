@@ -62,6 +62,9 @@ pub enum RuleAction {
     /// Allow: without a location or pattern, the whole request passes uninspected; with them,
     /// the matching inputs are not inspected.
     Allow,
+    /// Log (detect only): a hit that is recorded in the verdict and scores nothing, to try a
+    /// rule on live traffic before it blocks.
+    Log,
 }
 
 /// What a custom rule looks for in an input's value.

@@ -193,7 +193,7 @@ impl<'a> Inspection<'a> {
             && !self
                 .input_rules
                 .iter()
-                .any(|r| r.action == RuleAction::Block);
+                .any(|r| r.action != RuleAction::Allow);
         if memo_usable && let Some(judged) = self.memo.get(kind, name, base, options) {
             let first = self.hits.len();
             let judged = Judgement {
@@ -272,7 +272,7 @@ impl<'a> Inspection<'a> {
             self.memo.put(kind, name, base, options, judgement);
         }
         self.anomaly_hits(&place, &mut location, first, anomalies);
-        self.block_rules(&place, &mut location, first, &variants);
+        self.matching_rules(&place, &mut location, first, &variants);
         self.check_threshold();
     }
 
@@ -321,7 +321,8 @@ impl<'a> Inspection<'a> {
             })
     }
 
-    fn block_rules(
+    /// Custom block and log rules that match this input.
+    fn matching_rules(
         &mut self,
         place: &Place<'_>,
         location: &mut Option<String>,
@@ -330,7 +331,7 @@ impl<'a> Inspection<'a> {
     ) {
         for index in 0..self.input_rules.len() {
             let rule = self.input_rules[index];
-            if rule.action != RuleAction::Block {
+            if rule.action == RuleAction::Allow {
                 continue;
             }
             let at_location = rule
@@ -348,7 +349,7 @@ impl<'a> Inspection<'a> {
                 let hit = PendingHit {
                     class: HitClass::Custom,
                     rule: Cow::Owned(format!("custom.{}", rule.id)),
-                    score: custom_score(self.threshold),
+                    score: custom_score(rule.action, self.threshold),
                     excerpt: Excerpt::Cut(&variant.text, 0..variant.text.len()),
                     variant: variant.kind,
                 };
@@ -369,7 +370,7 @@ impl<'a> Inspection<'a> {
         let hit = PendingHit {
             class: HitClass::Custom,
             rule: Cow::Owned(format!("custom.{}", rule.id)),
-            score: custom_score(self.threshold),
+            score: custom_score(rule.action, self.threshold),
             excerpt: Excerpt::Cut(text, 0..text.len()),
             variant,
         };
@@ -497,9 +498,12 @@ impl<'a> Inspection<'a> {
     }
 }
 
-/// A custom block rule blocks alone.
-fn custom_score(threshold: u32) -> u16 {
-    u16::try_from(threshold.max(1)).unwrap_or(u16::MAX)
+/// A custom block rule blocks alone; a log rule only records its hit.
+fn custom_score(action: RuleAction, threshold: u32) -> u16 {
+    match action {
+        RuleAction::Log => 0,
+        _ => u16::try_from(threshold.max(1)).unwrap_or(u16::MAX),
+    }
 }
 
 /// A hit before it is placed: the excerpt is only cut when the hit is kept.

@@ -458,3 +458,109 @@ fn repeated_values_are_judged_once_but_reported_everywhere() {
         .collect();
     assert_eq!(nul, vec!["query:d"]);
 }
+
+#[test]
+fn log_rules_record_a_hit_that_scores_nothing() {
+    let watch = CustomRule::new("watch-export", RuleAction::Log)
+        .unwrap()
+        .with_pattern(RulePattern::literal("_export").unwrap());
+    let watch_path = CustomRule::new("watch-admin", RuleAction::Log)
+        .unwrap()
+        .with_path_prefix("/admin");
+    let engine = Engine::new(EngineConfig {
+        custom_rules: vec![watch, watch_path],
+        ..EngineConfig::default()
+    });
+    let v = engine.inspect(
+        &HttpRequest::new("GET", "/admin/x?op=%24_export"),
+        &RouteContext::default(),
+    );
+    assert!(!v.is_blocked());
+    assert_eq!(v.score, 0);
+    let rules: Vec<&str> = v.hits.iter().map(|h| h.rule.as_ref()).collect();
+    assert_eq!(rules, vec!["custom.watch-admin", "custom.watch-export"]);
+    assert_eq!(v.hits[1].location, "query:op");
+}
+
+#[test]
+fn a_rule_counts_once_per_input_with_its_highest_score() {
+    let config = EngineConfig {
+        collect_all: true,
+        ..EngineConfig::default()
+    };
+    let route = RouteContext::default();
+    let mut run = Inspection::new(&config, &route);
+    let hit = |score: u16, text: &'static str| PendingHit {
+        class: HitClass::Attack(AttackClass::Sqli),
+        rule: Cow::Borrowed("sqli.tautology"),
+        score,
+        excerpt: Excerpt::Ready(text.to_owned()),
+        variant: VariantKind::Raw,
+    };
+    // Raw form first (a weak match), then a decoded form (decisive), then weak again.
+    for (score, text) in [(3, "raw"), (5, "decoded"), (3, "normalised")] {
+        run.add_hit(&Place::Query("q"), &mut None, 0, hit(score, text));
+    }
+    let v = run.finish();
+    assert_eq!(v.hits.len(), 1);
+    assert_eq!(
+        (v.hits[0].score, v.hits[0].excerpt.as_str()),
+        (5, "decoded")
+    );
+    assert_eq!(v.score, 5);
+    assert!(v.is_blocked());
+}
+
+#[test]
+fn xml_is_read_by_declaration_whatever_the_label() {
+    let engine = tracing_engine();
+    let doc = b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><a>&x;</a>";
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/xml-dtd",
+    ] {
+        let headers = [header("Content-Type", content_type)];
+        let v = engine.inspect(
+            &request("POST", "/x", &headers, doc),
+            &RouteContext::default(),
+        );
+        assert!(
+            v.hits.iter().any(|h| h.rule == "xxe.external-entity"),
+            "{content_type}: {}",
+            v.explain()
+        );
+    }
+}
+
+#[test]
+fn base64_is_unwrapped_when_short_or_percent_encoded() {
+    let engine = tracing_engine();
+    // `\r\nQUIT\r\n` (11 characters, no digits), and `../etc/passwd` with `%3D%3D` padding in
+    // a header, which is not URL-decoded as a whole.
+    let headers = [header("X-File", "Li4vZXRjL3Bhc3N3ZA%3D%3D")];
+    let (_, trace) = engine.inspect_traced(
+        &request("GET", "/x?c=DQpRVUlUDQo", &headers, b""),
+        &RouteContext::default(),
+    );
+    let base64 = |location: &str| {
+        trace
+            .iter()
+            .find(|t| t.location == location)
+            .and_then(|t| t.forms.iter().find(|(k, _)| *k == VariantKind::Base64))
+            .map(|(_, text)| text.clone())
+    };
+    assert_eq!(base64("query:c").as_deref(), Some("\r\nQUIT\r\n"));
+    assert_eq!(base64("header:x-file").as_deref(), Some("../etc/passwd"));
+    // Mixed-case words that do not decode to text stay words.
+    let (_, trace) = engine.inspect_traced(
+        &HttpRequest::new("GET", "/x?n=McDonalds&m=OBrienSmith"),
+        &RouteContext::default(),
+    );
+    assert!(
+        trace
+            .iter()
+            .all(|t| t.forms.iter().all(|(k, _)| *k != VariantKind::Base64)),
+        "{trace:?}"
+    );
+}

@@ -217,17 +217,14 @@ fn scoped_exclusion(exclusion: &WafExclusion) -> Option<ScopedExclusion> {
 
 /// The engine rules of one policy rule (one per engine location it covers).
 fn engine_rules(rule: &wardgate_policy::CustomRule) -> Vec<CustomRule> {
-    if rule.action == wardgate_policy::RuleAction::Log {
-        // The engine has no finding that only logs; a `log` rule would block or do nothing.
-        tracing::warn!(
-            rule = rule.id,
-            "WAF rule with action \"log\" is not applied (not supported by the engine yet)"
-        );
-        return Vec::new();
-    }
+    let action = match rule.action {
+        wardgate_policy::RuleAction::Block => RuleAction::Block,
+        // A hit in the verdict and the audit record that scores nothing.
+        wardgate_policy::RuleAction::Log => RuleAction::Log,
+    };
     let build = |location: Option<&str>| -> Result<CustomRule, wardgate_waf::RuleError> {
         let methods: Vec<&str> = rule.methods.iter().map(String::as_str).collect();
-        let mut built = CustomRule::new(&rule.id, RuleAction::Block)?.with_methods(&methods);
+        let mut built = CustomRule::new(&rule.id, action)?.with_methods(&methods);
         if let Some(prefix) = &rule.path_prefix {
             built = built.with_path_prefix(prefix);
         }

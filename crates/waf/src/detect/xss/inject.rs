@@ -139,6 +139,12 @@ pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str,
 
 /// `http://x`, `//x`, `\\x`: a URL that leaves the site.
 fn remote(url: &str) -> bool {
+    // Browsers drop tabs and newlines anywhere in a URL.
+    let url: String = url
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .take(64)
+        .collect();
     let url = url.trim_start_matches(|c: char| c.is_whitespace() || c.is_control());
     if url.starts_with("//") || url.starts_with("\\\\") || url.starts_with("/\\") {
         return true;
@@ -170,7 +176,8 @@ fn truncated_script_scheme(raw: &str) -> bool {
     })
 }
 
-/// Markup declarations, comments and processing instructions in a request value:
+/// Markup declarations, comments, processing instructions and server code blocks in a
+/// request value:
 /// `<!--` (hides the rest of the page or splits a filter's view of it), `<!DOCTYPE`,
 /// `<!ENTITY`, `<![CDATA[`, `<?xml ...`, `<?import ...`. The range of the first one.
 pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
@@ -178,6 +185,15 @@ pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
         let rest = text.get(lt + 1..).unwrap_or(b"");
         let len = match rest {
             [b'!', b'-', b'-', ..] => 4,
+            // A server page's code block (`<% ... %>`, `<?php`, `<? echo`), which an
+            // application that renders templates runs.
+            [b'%']
+            | [
+                b'%',
+                b'=' | b'@' | b'-' | b'#' | b'\'' | b'"' | b' ' | b'\t' | b'\n',
+                ..,
+            ] => 2,
+            [b'?'] | [b'?', b' ' | b'=' | b'\t' | b'\n', ..] => 2,
             [b'!', b'[', ..] if rest.len() >= 8 && rest[1..8].eq_ignore_ascii_case(b"[CDATA[") => 9,
             [b'!', c, ..] | [b'?', c, ..] if c.is_ascii_alphabetic() => {
                 let name = rest
@@ -199,28 +215,79 @@ pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
         };
         return Some((lt, (lt + len).min(text.len())));
     }
-    None
+    // `]]>` ends a CDATA section: the value leaves the XML text it was placed in.
+    memchr::memmem::find(text, b"]]>").map(|at| (at, at + 3))
 }
 
-/// A value that is nothing but an encoded `<` (`&lt;`, `&#60`, `&#x3C;`, `\x3c`, `\u003c`):
-/// a probe for whether the application decodes what a filter let through.
-pub(crate) fn encoded_less_than(value: &str) -> bool {
-    let v = value.trim();
-    let bytes = v.as_bytes();
-    if bytes.first() == Some(&b'&') {
-        return decode_entity(bytes, 0).is_some_and(|(c, len)| c == '<' && len == bytes.len());
+/// A value that is nothing but a `<`, written or encoded any number of times (`&lt;`,
+/// `&#60`, `&#x3C;`, `\x3c`, `\u003c`, `%3C`, `%26lt%3B`): a probe for whether the
+/// application lets a tag opener through, and how it decodes one.
+pub(crate) fn lone_less_than(value: &str) -> bool {
+    let mut v = value.trim().to_owned();
+    // Each round peels one layer; five cover what decoders chain.
+    for _ in 0..5 {
+        if v == "<" {
+            return true;
+        }
+        if v.len() > 16 {
+            return false;
+        }
+        let next = decode_round(&v);
+        if next == v {
+            return false;
+        }
+        v = next.trim().to_owned();
     }
-    let lower = v.to_ascii_lowercase();
-    let digits = |s: &str| {
-        s.strip_prefix(|c| c == '{')
-            .and_then(|s| s.strip_suffix('}'))
-            .unwrap_or(s)
-            .trim_start_matches('0')
-            .eq("3c")
-    };
-    lower
-        .strip_prefix("\\x")
-        .or_else(|| lower.strip_prefix("\\u"))
-        .or_else(|| lower.strip_prefix("%u"))
-        .is_some_and(digits)
+    false
+}
+
+/// One layer of percent, character-reference and JavaScript escapes.
+fn decode_round(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        let hex = |from: usize, len: usize| {
+            bytes
+                .get(from..from + len)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+        };
+        let (c, len) = match b {
+            b'&' => match decode_entity(bytes, at) {
+                Some(found) => found,
+                None => ('&', 1),
+            },
+            b'%' if matches!(bytes.get(at + 1), Some(b'u' | b'U')) => {
+                hex(at + 2, 4).map_or(('%', 1), |c| (c, 6))
+            }
+            b'%' => hex(at + 1, 2).map_or(('%', 1), |c| (c, 3)),
+            b'\\' if matches!(bytes.get(at + 1), Some(b'x' | b'X')) => {
+                hex(at + 2, 2).map_or(('\\', 1), |c| (c, 4))
+            }
+            b'\\' if matches!(bytes.get(at + 1), Some(b'u' | b'U')) => {
+                hex(at + 2, 4).map_or(('\\', 1), |c| (c, 6))
+            }
+            _ => {
+                let c = text
+                    .get(at..)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('\u{FFFD}');
+                (c, c.len_utf8())
+            }
+        };
+        out.push(c);
+        at += len;
+    }
+    out
+}
+
+/// `+ADw-script+AD4-`: a `<` in UTF-7, which old browsers decoded when a page declared no
+/// charset. `+ADw-` is never base64 or base64url text (`-` ends a UTF-7 run, `+` is not in
+/// base64url).
+pub(crate) fn utf7_tag(text: &[u8]) -> Option<(usize, usize)> {
+    let at = memchr::memmem::find(text, b"+ADw-")?;
+    let next = text.get(at + 5)?;
+    (next.is_ascii_alphabetic() || *next == b'/' || *next == b'+').then_some((at, at + 5))
 }

@@ -104,8 +104,11 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     if let Some((start, end)) = inject::declaration(text) {
         return push(findings, "xss.markup-declaration", 5, start, end);
     }
-    if inject::encoded_less_than(value) {
-        return push(findings, "xss.encoded-tag-open", 5, 0, text.len());
+    if inject::lone_less_than(value) {
+        return push(findings, "xss.tag-open-probe", 5, 0, text.len());
+    }
+    if let Some((start, end)) = inject::utf7_tag(text) {
+        return push(findings, "xss.utf7-tag", 5, start, end);
     }
     if let Some((start, end)) = attribute_break(text) {
         return push(findings, "xss.attribute-break", 5, start, end);
@@ -113,7 +116,35 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     if let Some((start, end)) = template_injection(text) {
         return push(findings, "xss.template-injection", 5, start, end);
     }
+    // `autof<x>ocus o<x>nfocus=alert<x>(1)`: what a filter that strips tags leaves behind.
+    if let Some(stripped) = without_tags(value) {
+        let stripped = stripped.as_bytes();
+        if attribute_break(stripped).is_some()
+            || script::sinks(stripped).is_some_and(|h| h.score >= 5)
+        {
+            return push(findings, "xss.stripped-tags", 5, 0, text.len());
+        }
+    }
     let _ = before;
+}
+
+/// `value` with its tags removed, when it has any.
+fn without_tags(value: &str) -> Option<String> {
+    let tags = html::tags(value.as_bytes());
+    if tags.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut copied = 0;
+    for tag in tags {
+        if tag.start < copied {
+            continue;
+        }
+        out.push_str(value.get(copied..tag.start)?);
+        copied = tag.end;
+    }
+    out.push_str(value.get(copied..)?);
+    Some(out)
 }
 
 /// The lower-case name of a tag or attribute (empty when longer than any name we know).
@@ -312,7 +343,8 @@ fn attribute_break(text: &[u8]) -> Option<(usize, usize)> {
         let value = text
             .get(eq + 1..(eq + 1 + 256).min(text.len()))
             .unwrap_or(b"");
-        if events::is_event_handler(name) && looks_like_code(value)
+        if events::is_event_handler(name)
+            && (looks_like_code(value) || script::starts_with_call_sink(value))
             || name.len() >= 5 && script::sinks(value).is_some_and(|h| h.score >= 5)
         {
             return Some((at, eq + 1));

@@ -65,6 +65,18 @@ fn sink(name: &str) -> Option<(Sink, u16)> {
     })
 }
 
+/// Whether `value` starts with the name of a function that runs or shows attacker text
+/// (`confirm&lpar;1&rpar;` in a handler, whose call syntax is still encoded).
+pub(crate) fn starts_with_call_sink(value: &[u8]) -> bool {
+    let len = value.iter().take_while(|b| is_ident_byte(**b)).count();
+    let mut buf = [0u8; 32];
+    value
+        .get(..len)
+        .and_then(|w| lower_into(w, &mut buf))
+        .and_then(sink)
+        .is_some_and(|(kind, score)| kind == Sink::Call && score >= 5)
+}
+
 /// Whether `b` ends a JavaScript expression context where a new expression may start.
 fn js_punct(b: u8) -> bool {
     matches!(

@@ -15,6 +15,7 @@ use std::ops::Range;
 
 mod ascii;
 mod crlf;
+mod graphql;
 mod ldap;
 mod lfi;
 mod log4shell;
@@ -105,6 +106,8 @@ pub enum AttackClass {
     MailInjection,
     /// Known scanner or exploit-tool signatures.
     Scanner,
+    /// GraphQL schema introspection and abusive nesting.
+    Graphql,
     /// Protocol anomalies (malformed encodings, NUL bytes where none belong, ...).
     Protocol,
 }
@@ -129,6 +132,7 @@ impl AttackClass {
             AttackClass::Crlf => "crlf",
             AttackClass::MailInjection => "mail_injection",
             AttackClass::Scanner => "scanner",
+            AttackClass::Graphql => "graphql",
             AttackClass::Protocol => "protocol",
         }
     }
@@ -370,6 +374,7 @@ fn full(input: &Input<'_>, findings: &mut Vec<Finding>) {
     ldap::detect(value, findings);
     xpath::detect(value, findings);
     scanner::callback_domain(value, findings);
+    graphql::detect(value, findings);
     if memchr::memmem::find(value.as_bytes(), b"<!").is_some() {
         xxe::detect(value, false, findings);
     }

@@ -118,11 +118,32 @@ fn anywhere(toks: &[Token], src: &[u8]) -> Option<Finding> {
                 {
                     return finding("sqli.attack-function", 5, tok.start, end);
                 }
+                // MSSQL runs a procedure without parentheses: `xp_cmdshell 'whoami'`.
+                if function(text(tok)) == FnClass::Attack
+                    && text(tok).contains(&b'_')
+                    && let Some(arg) = toks.get(i + 1..).and_then(|rest| {
+                        rest.iter()
+                            .find(|t| !matches!(t.kind, Kind::Comment { .. }))
+                    })
+                    && matches!(arg.kind, Kind::Str { closed: true } | Kind::Var { .. })
+                {
+                    return finding("sqli.attack-function", 5, tok.start, arg.end);
+                }
             }
             Kind::Semicolon => {
                 if let Some(f) = stacked(toks, src, i) {
                     return Some(f);
                 }
+            }
+            // MSSQL leaves statements that mention `sp_password` out of its trace log: a
+            // comment after code that names it hides the injection.
+            Kind::Comment { .. }
+                if i > 0
+                    && text(tok)
+                        .windows(11)
+                        .any(|w| w.eq_ignore_ascii_case(b"sp_password")) =>
+            {
+                return finding("sqli.log-evasion", 5, tok.start, tok.end);
             }
             _ => {}
         }

@@ -68,6 +68,10 @@ fn attacks_score_five() {
         // An operator only SQL writes as a word, between the application's strings.
         "A 'SOUNDS LIKE' B",
         "x 'DIV' y",
+        // MSSQL: a procedure without parentheses, another principal, hiding from the trace.
+        "1; EXECUTE AS LOGIN 'root'; GO xp_cmdshell 'whoami.exe' ; REVERT ;",
+        "x' ; xp_cmdshell 'dir'",
+        "1'--sp_password",
     ];
     for a in attacks {
         assert!(score(a) >= 5, "missed: {a}");
@@ -127,6 +131,7 @@ fn quoted_words_and_symbols_do_not_block() {
         "use '/' as separator",
         "SMALL '&' SIGN",
         "kinda 'like' that",
+        "reset via sp_password -- see runbook",
     ] {
         assert!(score(b) < 5, "blocks: {b}");
     }

@@ -903,6 +903,8 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
             }
             match kind(0) {
                 Some(Kind::Var { .. } | Kind::LParen | Kind::Str { .. }) => true,
+                // `EXECUTE AS LOGIN = 'sa'`: running as another principal.
+                Some(Kind::Word) if word_is(0, &["as"]) => word_is(1, &["login", "user", "owner"]),
                 Some(Kind::Word) => {
                     let name = text(0);
                     kind(1) == Some(Kind::Dot)

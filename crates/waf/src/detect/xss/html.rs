@@ -63,7 +63,8 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | 0x0b | 0)
 }
 
-fn read_tag(text: &[u8], lt: usize) -> Option<Tag> {
+/// The tag that starts at `text[lt]` (a `<`), if one does.
+pub(crate) fn read_tag(text: &[u8], lt: usize) -> Option<Tag> {
     let mut at = lt + 1;
     let end_tag = text.get(at) == Some(&b'/');
     if end_tag {

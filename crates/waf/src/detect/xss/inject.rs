@@ -114,7 +114,9 @@ pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str,
             .unwrap_or("");
         decode_entities_into(raw, MAX_ATTR, &mut scratch);
         let text = scratch.trim();
-        if attr_name == "xmlns" || attr_name.starts_with("xmlns:") {
+        if (attr_name == "xmlns" || attr_name.starts_with("xmlns:"))
+            && (attr.value.is_none() || browser_namespace(text))
+        {
             return Some(("xss.html-injection", 5));
         }
         // Inline style restyles or overlays the page (and old engines ran script in it).
@@ -135,6 +137,52 @@ pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str,
         Role::Media if !has_src => None,
         _ => Some(("xss.html-injection", 5)),
     }
+}
+
+/// Namespaces whose markup a browser renders or runs: XHTML, SVG, MathML, XLink, XSLT,
+/// and Internet Explorer's behaviours and VML (`urn:schemas-microsoft-com:...`).
+fn browser_namespace(uri: &str) -> bool {
+    let uri = uri.trim().to_ascii_lowercase();
+    uri.starts_with("urn:schemas-microsoft-com:")
+        || uri
+            .strip_prefix("http://www.w3.org/")
+            .or_else(|| uri.strip_prefix("https://www.w3.org/"))
+            .is_some_and(|path| {
+                [
+                    "1999/xhtml",
+                    "2000/svg",
+                    "1998/math",
+                    "1999/xlink",
+                    "1999/xsl",
+                    "tr/wd-xsl",
+                ]
+                .iter()
+                .any(|p| path.starts_with(p))
+            })
+}
+
+/// Whether `value` is an XML message or document rather than markup for a page: it opens
+/// with an XML declaration, or its first element declares a namespace no browser renders
+/// (`<ClinicalDocument xmlns="urn:hl7-org:v3">`).
+pub(crate) fn is_data_document(value: &str) -> bool {
+    let head = value.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+    if head
+        .get(..6)
+        .is_some_and(|h| h.eq_ignore_ascii_case("<?xml ") || h.eq_ignore_ascii_case("<?xml\t"))
+    {
+        return true;
+    }
+    if !head.starts_with('<') {
+        return false;
+    }
+    let Some(first) = super::html::read_tag(head.as_bytes(), 0) else {
+        return false;
+    };
+    first.attrs.iter().any(|a| {
+        let name = head.get(a.name.clone()).unwrap_or("");
+        let uri = a.value.clone().and_then(|v| head.get(v)).unwrap_or("");
+        name.eq_ignore_ascii_case("xmlns") && !uri.is_empty() && !browser_namespace(uri)
+    })
 }
 
 /// `http://x`, `//x`, `\\x`: a URL that leaves the site.
@@ -219,15 +267,16 @@ pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
     memchr::memmem::find(text, b"]]>").map(|at| (at, at + 3))
 }
 
-/// A value that is nothing but a `<`, written or encoded any number of times (`&lt;`,
+/// A value that is nothing but an encoded `<`, encoded any number of times (`&lt;`,
 /// `&#60`, `&#x3C;`, `\x3c`, `\u003c`, `%3C`, `%26lt%3B`): a probe for whether the
-/// application lets a tag opener through, and how it decodes one.
-pub(crate) fn lone_less_than(value: &str) -> bool {
+/// application decodes a tag opener a filter let through. A plain `<` is a comparator
+/// (FHIR `Quantity.comparator`) and passes.
+pub(crate) fn encoded_less_than(value: &str) -> bool {
     let mut v = value.trim().to_owned();
     // Each round peels one layer; five cover what decoders chain.
-    for _ in 0..5 {
+    for round in 0..5 {
         if v == "<" {
-            return true;
+            return round > 0;
         }
         if v.len() > 16 {
             return false;

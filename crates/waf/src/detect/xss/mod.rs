@@ -53,8 +53,12 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     let before = findings.len();
     let mut scratch = String::new();
     let mut weak: Option<(&'static str, u16, usize, usize)> = None;
+    // An XML message or document (HL7 v3, CDA) carried in a value is data with its own
+    // vocabulary (`<title>`, `<text>`, prefixes): only what executes counts there.
+    let document = scope == Scope::Full && inject::is_data_document(value);
+    let inject = scope == Scope::Full && !document;
     for tag in html::tags(text) {
-        if let Some((rule, score)) = judge_tag(value, &tag, scope, &mut scratch) {
+        if let Some((rule, score)) = judge_tag(value, &tag, scope, inject, &mut scratch) {
             if score >= 5 {
                 return push(findings, rule, score, tag.start, tag.end);
             }
@@ -78,7 +82,7 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
             })
             .collect();
         for tag in html::tags(folded.as_bytes()) {
-            if let Some((rule, 5)) = judge_tag(&folded, &tag, scope, &mut scratch) {
+            if let Some((rule, 5)) = judge_tag(&folded, &tag, scope, inject, &mut scratch) {
                 return push(findings, rule, 5, 0, text.len());
             }
         }
@@ -101,11 +105,11 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     if let Some((start, end)) = processing_instruction(text) {
         return push(findings, "xss.embedding-tag", 5, start, end);
     }
-    if let Some((start, end)) = inject::declaration(text) {
+    if let Some((start, end)) = inject::declaration(text).filter(|_| !document) {
         return push(findings, "xss.markup-declaration", 5, start, end);
     }
-    if inject::lone_less_than(value) {
-        return push(findings, "xss.tag-open-probe", 5, 0, text.len());
+    if inject::encoded_less_than(value) {
+        return push(findings, "xss.encoded-tag-open", 5, 0, text.len());
     }
     if let Some((start, end)) = inject::utf7_tag(text) {
         return push(findings, "xss.utf7-tag", 5, start, end);
@@ -160,6 +164,7 @@ fn judge_tag(
     value: &str,
     tag: &Tag,
     scope: Scope,
+    inject: bool,
     scratch: &mut String,
 ) -> Option<(&'static str, u16)> {
     let mut buf = [0u8; 32];
@@ -171,7 +176,11 @@ fn judge_tag(
         if name == "script" {
             return Some(("xss.script-tag", 5));
         }
-        return inject::judge(value, tag, &name);
+        return if inject {
+            inject::judge(value, tag, &name)
+        } else {
+            None
+        };
     }
     let mut best: Option<(&'static str, u16)> = None;
     let mut raise = |found: (&'static str, u16)| {
@@ -273,9 +282,7 @@ fn judge_tag(
             _ => {}
         }
     }
-    if scope == Scope::Full
-        && let Some(found) = inject::judge(value, tag, &name)
-    {
+    if inject && let Some(found) = inject::judge(value, tag, &name) {
         raise(found);
     }
     best

@@ -16,10 +16,24 @@ pub fn decode_printable(value: &str) -> Option<String> {
     }
     // Give up at the first control byte: most values that are not Base64 fail within a few
     // characters, before the whole value is decoded.
-    let decoded = decode_with(bytes, |b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))?;
+    let mut decoded = decode_with(bytes, |b| {
+        b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r' | 0)
+    })?;
+    // A NUL or two inside longer text is an evasion (`<scr\0ipt`), which a C string
+    // function of the application drops or stops at; the text around it is what is judged.
+    let nuls = decoded.iter().filter(|b| **b == 0).count();
+    if nuls > 0 {
+        if nuls > MAX_NULS || decoded.len() < MIN_LEN * 2 {
+            return None;
+        }
+        decoded.retain(|b| *b != 0);
+    }
     let text = String::from_utf8(decoded).ok()?;
     is_printable(&text).then_some(text)
 }
+
+/// NUL bytes tolerated inside decoded text.
+const MAX_NULS: usize = 2;
 
 /// Decode standard or URL-safe Base64 with optional padding, line breaks and spaces ignored
 /// (MIME wraps its lines); `None` on any other character.
@@ -94,6 +108,14 @@ mod tests {
             decode_printable("Li4vLi4vZXRjL3Bhc3N3ZA==").as_deref(),
             Some("../../etc/passwd")
         );
+        // `<scr\0ipt/src=http://xss.com/xss.js></script`
+        assert_eq!(
+            decode_printable("PDxzY3IAaXB0L3NyYz1odHRwOi8veHNzLmNvbS94c3MuanM+PC9zY3JpcHQ")
+                .as_deref(),
+            Some("<<script/src=http://xss.com/xss.js></script")
+        );
+        // Binary with many NULs stays binary.
+        assert_eq!(decode_printable("AAAAAAAAAAAAAAAAYWJj"), None);
     }
 
     #[test]

@@ -89,6 +89,19 @@ async fn files_declaring_huge_elements_are_refused_before_parsing() {
             "{name}: the good instance of a refused request was stored"
         );
     }
+    // Found by the same target after that fix: an SS element of 561 bytes, which the library
+    // reads as 280 values before reading the next header one byte early (276 MB declared).
+    let partial = read("tests/data/fuzz-dicom-partial-value.dcm");
+    let r = send(
+        d,
+        "POST",
+        "/dicom-web/studies",
+        &[("content-type", STOW_TYPE)],
+        stow_body(&[&partial]),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(outcome_code(&r), "wardgate.departments.dicom.partial-value");
     // The department keeps serving.
     let r = send(
         d,

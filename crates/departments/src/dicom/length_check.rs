@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
@@ -43,6 +43,31 @@ pub enum LengthError {
     /// The deflated data set is not a valid deflate stream.
     #[error("the deflated data set is corrupt")]
     CorruptDeflate,
+    /// A binary element's length is not a whole number of its values: the library reads
+    /// only the whole values and then reads the next header from the wrong place.
+    #[error("a binary element's length is not a whole number of its values")]
+    PartialValue,
+}
+
+/// The size of one value of a binary VR (the library reads `length / size` values).
+fn value_size(vr: VR) -> usize {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::AT | VR::UL | VR::SL | VR::FL | VR::OF | VR::OL => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
+}
+
+/// The VR the library's implicit VR decoder gives a tag.
+fn implicit_vr(tag: Tag) -> VR {
+    if tag == Tag(0x7FE0, 0x0010) || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+        VR::OW
+    } else {
+        StandardDataDictionary
+            .by_tag(tag)
+            .map_or(VR::UN, |entry| entry.vr().relaxed())
+    }
 }
 
 /// A file whose every declared length fits.
@@ -201,16 +226,18 @@ fn scan(data: &[u8], explicit: bool, big: bool) -> Result<(), LengthError> {
             }
             continue;
         }
-        let (len, header, is_sequence) = if explicit {
+        let (len, header, vr) = if explicit {
             let (len, header) = explicit_header(data, pos, big).ok_or(beyond.clone())?;
-            (len, header, data.get(pos + 4..pos + 6) == Some(b"SQ"))
+            let vr = data
+                .get(pos + 4..pos + 6)
+                .and_then(|b| VR::from_binary([b[0], b[1]]))
+                .unwrap_or(VR::UN);
+            (len, header, vr)
         } else {
             let len = read_u32(data, pos + 4, big).ok_or(beyond.clone())? as usize;
-            let sequence = StandardDataDictionary
-                .by_tag(Tag(group, element))
-                .is_some_and(|entry| entry.vr() == VirtualVr::Exact(VR::SQ));
-            (len, 8, sequence)
+            (len, 8, implicit_vr(Tag(group, element)))
         };
+        let is_sequence = vr == VR::SQ;
         pos += header;
         if len == UNDEFINED {
             // The library reads any other undefined-length element as a sequence.
@@ -223,6 +250,9 @@ fn scan(data: &[u8], explicit: bool, big: bool) -> Result<(), LengthError> {
             .checked_add(len)
             .filter(|&e| e <= limit)
             .ok_or(beyond.clone())?;
+        if len % value_size(vr) != 0 {
+            return Err(LengthError::PartialValue);
+        }
         if is_sequence {
             ends.push(end);
         } else {
@@ -291,6 +321,12 @@ mod tests {
                 "{name}"
             );
         }
+        // Found by fuzzing: (0043,1016) SS with 561 bytes; the library reads 280 values and
+        // then the next header one byte early, where it read a 276 MB OB length.
+        assert_eq!(
+            check(&found("fuzz-dicom-partial-value.dcm"), 1 << 26).unwrap_err(),
+            LengthError::PartialValue
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub enum InstanceError {
     /// The deflated data set inflates to more than the cap.
     #[error("the deflated data set inflates to more than {0} bytes")]
     InflatedTooLarge(usize),
+    /// A binary element's length is not a whole number of its values (the parser would read
+    /// the following elements from the wrong place).
+    #[error("a binary element's length is not a whole number of its values")]
+    PartialValue,
 }
 
 impl From<LengthError> for InstanceError {
@@ -61,6 +65,7 @@ impl From<LengthError> for InstanceError {
             LengthError::NotPart10 | LengthError::CorruptDeflate => InstanceError::Unreadable,
             LengthError::BeyondContainer => InstanceError::LengthBeyondContainer,
             LengthError::InflatedTooLarge(cap) => InstanceError::InflatedTooLarge(cap),
+            LengthError::PartialValue => InstanceError::PartialValue,
         }
     }
 }

@@ -122,6 +122,17 @@ pub(crate) async fn store(
                     ),
                 ));
             }
+            Err(InstanceError::PartialValue) => {
+                return Err(FhirError::new(
+                    StatusCode::BAD_REQUEST,
+                    wardgate_fhir::outcome::IssueCode::Structure,
+                    "wardgate.departments.dicom.partial-value",
+                    format!(
+                        "part {}: a binary element's length is not a whole number of its values",
+                        index + 1
+                    ),
+                ));
+            }
             Err(InstanceError::InflatedTooLarge(cap)) => {
                 return Err(FhirError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -304,10 +304,7 @@ fn decode_round(text: &str) -> String {
                 .and_then(char::from_u32)
         };
         let (c, len) = match b {
-            b'&' => match decode_entity(bytes, at) {
-                Some(found) => found,
-                None => ('&', 1),
-            },
+            b'&' => decode_entity(bytes, at).unwrap_or(('&', 1)),
             b'%' if matches!(bytes.get(at + 1), Some(b'u' | b'U')) => {
                 hex(at + 2, 4).map_or(('%', 1), |c| (c, 6))
             }

@@ -119,3 +119,106 @@ fn narrative_rules() {
         assert_eq!(narrative_score(n), 5, "{n}");
     }
 }
+
+/// Markup that does not run script by itself but has no business in a request parameter:
+/// blocked in request values, left to the narrower rules in clinical text.
+const INJECTED_MARKUP: &[&str] = &[
+    "<style type=\"text/css\">",
+    "<style>#x{color:red}</style>",
+    "<svg xmlns=\"http://www.w3.org/2000/svg\">",
+    "<svg height=\"50px\">",
+    "<math>",
+    "<div style=\"background:url(test5.svg)\">PRESS ENTER</div>",
+    "<x style=\"background:url('x[a];color:red;/*')\">XXX</x>",
+    "<form>",
+    "<input name=\"secret\" type=\"password\">",
+    "<textarea cols=\"50\" rows=\"10\"></textarea>",
+    "<label>type a,b,c</label>",
+    "<h1>Drop me</h1>",
+    "<br/><hr/>",
+    "<head>",
+    "<HTML><BODY>",
+    "</textarea>",
+    "</title><b>x</b>",
+    "</svg:svg>",
+    "<feImage>",
+    "<rect fill=\"white\" width=\"1000\" height=\"1000\"/>",
+    "<image xmlns:xlink=\"http://www.w3.org/1999/xlink\">",
+    "<svg:mask id=\"m\" maskUnits=\"objectBoundingBox\">",
+    "<xsl:stylesheet version=\"1.0\">",
+    "<doc xmlns:html=\"http://www.w3.org/1999/xhtml\">",
+    "<img src=\"/logo.png\">",
+    "<video src=\"clip.mp4\">",
+    "<A HREF=\"http://www.example.com\">XSS</A>",
+    "<A HREF=\"htt\tp://6\t6.000146.0x7.147/\">XSS</A>",
+    "<a href=\"//evil.example/\">x</a>",
+    // `&colon;` cut off by a form decoder that split the value at `&`.
+    "<a href=\"jAvAsCrIpT",
+    "<!-- IE 6-9 -->",
+    "<div id=\"39\"><!-- up to Opera 11.52 -->",
+    "<!DOCTYPE x [",
+    "<!ATTLIST img src CDATA \"xx:x\"",
+    "<div id=\"66\"><?xml version=\"1.0\"?>",
+    "<?import namespace=\"t\" implementation=\"#default#time2\">",
+    "<? echo('<SCR)';",
+    "x='<%'",
+    "</doc>//[\"'`-->]]>]</div>",
+    "+ADw-p+AD4-Welcome to UTF-7!+ADw-+AC8-p+AD4-",
+];
+
+#[test]
+fn injected_markup_is_blocked_in_request_values_only() {
+    for a in INJECTED_MARKUP {
+        assert_eq!(score(a, Scope::Full), 5, "full: {a}");
+    }
+    for a in INJECTED_MARKUP.iter().take(30) {
+        assert_eq!(score(a, Scope::Markup), 0, "clinical: {a}");
+    }
+}
+
+#[test]
+fn encoded_tag_openers_and_stripped_tags() {
+    for a in [
+        "&lt",
+        "&LT;",
+        "&#0000060",
+        "&#x003C;",
+        "\\x3c",
+        "\\u003C",
+        "%3C",
+        "%26lt%3B",
+        "%26%23x3C%3B",
+        "\\\"autof<x>ocus o<x>nfocus=alert<x>(1)//",
+        "&gt; src onerror=confirm&amp;lpar;1&amp;rpar;&lt;",
+    ] {
+        assert_eq!(score(a, Scope::Full), 5, "{a}");
+    }
+}
+
+#[test]
+fn formatting_comparisons_and_xml_messages_pass_in_request_values() {
+    for b in [
+        "<",
+        "BP <140/90",
+        "x<y and z>w",
+        "<5 mg",
+        "growth <5% per year",
+        "O'Brien",
+        "select a drop-in clinic",
+        "step 1 -> step 2",
+        "BLAH <A HREF=\"/PATH1/PATH2/PATH3\">FOO</A>",
+        "junk <a href=\"../\">foo.com</a>",
+        "<SPAN CLASS=\"SHOW-TEXT\">REGARDEZ</SPAN>",
+        "FAITES UN TOUR SUR NOTRE NOUVELLE <BR /><A HREF=\"/APPS/\">GALERIE</A>!",
+        "<table width=\"99%\" border=\"0\" cellpadding=\"1\"'",
+        "V1_OTHER_1\"><IMG CLASS=\"SIZE-FULL WP-IMAGE-2764",
+        "LISTING-PRICE\"> <A-TRIGVORITE LISTING-FAVORITE <IMG SRC=",
+        "and >I would like to see all of the items that are type <enter type here>.",
+        "dGVzdCtBRHcrAD+ADwx/abc==",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PRPA_IN201309UV02 ITSVersion=\"XML_1.0\" xmlns=\"urn:hl7-org:v3\"><id root=\"2.16.840.1.113883.4.2\"/></PRPA_IN201309UV02>",
+        "<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Discharge summary</title><text><table><tr><td>BP &lt;140/90</td></tr></table></text></ClinicalDocument>",
+    ] {
+        assert_eq!(score(b, Scope::Full), 0, "full: {b}");
+        assert_eq!(score(b, Scope::Markup), 0, "clinical: {b}");
+    }
+}

@@ -48,9 +48,12 @@ if ! command -v oha >/dev/null; then
   cargo install oha --locked >/dev/null
 fi
 
-echo "building wardgate (release)" >&2
-cargo build --release -q -p wardgate
-WARDGATE="$ROOT/target/release/wardgate"
+# WARDGATE=path: measure that binary instead of building this tree.
+if [ -z "${WARDGATE:-}" ]; then
+  echo "building wardgate (release)" >&2
+  cargo build --release -q -p wardgate
+  WARDGATE="$ROOT/target/release/wardgate"
+fi
 
 WORK=$(mktemp -d /tmp/wardgate-bench.XXXXXX)
 pids=()

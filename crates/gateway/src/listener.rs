@@ -2,7 +2,9 @@
 //! or HTTP/2 with the read limits, until shutdown drains the connections.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -10,6 +12,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -127,7 +130,7 @@ async fn serve_connection(
             response
         }
     });
-    let io = TokioIo::new(Counted::new(tls, Arc::clone(&activity)));
+    let io = TokioIo::new(Lingering::new(Counted::new(tls, Arc::clone(&activity))));
     let cap = hard_head_cap(&limits);
     let result = if h2 {
         let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -164,5 +167,103 @@ async fn serve_connection(
     };
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// How long a closed connection's unread input is still read (and thrown away), and how much.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: u64 = 1024 * 1024;
+
+/// A client connection that lingers when the gateway closes it: the client's unread input
+/// (the rest of a body refused with 413 before it was read) is read and discarded for a
+/// moment instead of being left in the socket, where closing would answer it with a TCP
+/// reset that can destroy the refusal before the client reads it (nginx's lingering close).
+struct Lingering<S: AsyncRead + Unpin + Send + 'static> {
+    inner: Option<S>,
+}
+
+impl<S: AsyncRead + Unpin + Send + 'static> Lingering<S> {
+    fn new(inner: S) -> Self {
+        Lingering { inner: Some(inner) }
+    }
+
+    fn inner(&mut self) -> std::io::Result<Pin<&mut S>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| std::io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl<S: AsyncRead + Unpin + Send + 'static> Drop for Lingering<S> {
+    fn drop(&mut self) {
+        let Some(mut stream) = self.inner.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut rest = (&mut stream).take(LINGER_BYTES);
+                let _ = tokio::time::timeout(
+                    LINGER,
+                    tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+                )
+                .await;
+            });
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin + Send + 'static> AsyncRead for Lingering<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut().inner() {
+            Ok(inner) => inner.poll_read(cx, buf),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Lingering<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut().inner() {
+            Ok(inner) => inner.poll_write(cx, buf),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut().inner() {
+            Ok(inner) => inner.poll_write_vectored(cx, bufs),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(S::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().inner() {
+            Ok(inner) => inner.poll_flush(cx),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().inner() {
+            Ok(inner) => inner.poll_shutdown(cx),
+            Err(error) => Poll::Ready(Err(error)),
+        }
     }
 }

@@ -248,6 +248,7 @@ impl Gateway {
                 }
             }
         });
+        let stop_workers = shutdown.clone().drop_guard();
         Ok(RunningGateway {
             public_addr,
             admin_addr,
@@ -257,6 +258,7 @@ impl Gateway {
             finish,
             public,
             tasks: vec![admin, flusher],
+            _stop_workers: stop_workers,
         })
     }
 }
@@ -305,14 +307,21 @@ impl Listening {
             socket.set_reuseaddr(true)?;
             socket.set_reuseport(true)?;
             socket.bind(addr)?;
-            sockets.push(socket);
+            // Listening before `start` returns: a client may connect at once. The listener
+            // is registered with its worker's runtime there.
+            sockets.push(socket.listen(1024)?.into_std()?);
         }
-        let mut threads = Vec::with_capacity(workers);
+        // Each worker says when it has drained (its sender dropped, whatever the reason); a
+        // task of the caller's runtime waits for all, without holding a blocking thread.
+        let mut ended = Vec::with_capacity(workers);
         for (worker, socket) in sockets.into_iter().enumerate() {
             let listening = self.clone();
-            let thread = std::thread::Builder::new()
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            ended.push(finished);
+            std::thread::Builder::new()
                 .name(format!("wardgate-worker-{worker}"))
                 .spawn(move || {
+                    let _done = done;
                     WORKER.with(|w| w.set(worker));
                     let runtime = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -325,17 +334,16 @@ impl Listening {
                         }
                     };
                     runtime.block_on(async move {
-                        match socket.listen(1024) {
+                        match TcpListener::from_std(socket) {
                             Ok(listener) => listening.serve(listener).await,
                             Err(error) => tracing::error!(%error, worker, "cannot listen"),
                         }
                     });
                 })?;
-            threads.push(thread);
         }
-        Ok(tokio::task::spawn_blocking(move || {
-            for thread in threads {
-                let _ = thread.join();
+        Ok(tokio::spawn(async move {
+            for finished in ended {
+                let _ = finished.await;
             }
         }))
     }
@@ -351,6 +359,9 @@ pub struct RunningGateway {
     finish: CancellationToken,
     public: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
+    /// Dropping the gateway without `shutdown` stops the per-core workers too (they run on
+    /// threads of their own, which the caller's runtime would not stop).
+    _stop_workers: tokio_util::sync::DropGuard,
 }
 
 impl RunningGateway {

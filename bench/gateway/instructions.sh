@@ -88,12 +88,13 @@ for _ in $(seq 600); do grep -q listening "$WORK/wardgate.out" 2>/dev/null && br
 grep -q listening "$WORK/wardgate.out" || { echo "wardgate did not start" >&2; cat "$WORK/wardgate.err" >&2; exit 1; }
 
 URL="https://127.0.0.1:$WARDGATE_PORT$PATH_UNDER_TEST"
+NGINX_PORT=${NGINX_PORT:-28455}
 bench_account "$WARDGATE" "$WORK/data" "$WORK/wardgate.toml" "https://127.0.0.1:$WARDGATE_PORT"
 TOKEN=$(bench_token)
 # One curl, one connection, `count` requests; every answer must be 200.
 send() {
-  local count=$1 codes
-  for _ in $(seq "$count"); do printf 'url = "%s"\noutput = /dev/null\n' "$URL"; done > "$WORK/curl.conf"
+  local count=$1 url=${2:-$URL} codes
+  for _ in $(seq "$count"); do printf 'url = "%s"\noutput = /dev/null\n' "$url"; done > "$WORK/curl.conf"
   codes=$(curl -s --http1.1 --cacert "$WORK/data/ca.pem" -H "Authorization: Bearer $TOKEN" -K "$WORK/curl.conf" -w '%{http_code} %{num_connects}\n' | sort | uniq -c)
   # The first request connects (num_connects 1), the others reuse the connection.
   echo "$codes" | grep -q " 200 1$" || { echo "unexpected answers: $codes" >&2; exit 1; }
@@ -103,14 +104,14 @@ send() {
 callgrind_control -i on "$VG_PID" >/dev/null 2>&1
 send 20 # warm up: pooled upstream connections, lazily built state
 measure() {
-  local count=$1 tag=$2
-  callgrind_control -z "$VG_PID" >/dev/null 2>&1
-  send "$count"
+  local count=$1 tag=$2 pid=${3:-$VG_PID} url=${4:-$URL} out=${5:-$WORK/callgrind.out}
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  send "$count" "$url"
   sleep 0.5 # the last exchange record is written after the response
-  callgrind_control -d "$tag" "$VG_PID" >/dev/null 2>&1
-  # The dump of this tag: the file whose name ends in the tag's dump number.
+  callgrind_control -d "$tag" "$pid" >/dev/null 2>&1
+  # The newest dump is this tag's.
   local file
-  file=$(ls -t "$WORK"/callgrind.out.* | head -n1)
+  file=$(ls -t "$out".* | head -n1)
   cp "$file" "$WORK/$tag.out"
   awk '/^(summary|totals):/ {print $2; exit}' "$file"
 }
@@ -118,12 +119,52 @@ ONE=$(measure "$N" single)
 TWO=$(measure $((2 * N)) double)
 PER_REQUEST=$(( (TWO - ONE) / N ))
 
+# The same for nginx as the reverse proxy (one worker, TLS with the same certificate, pooled
+# keep-alive connections to the same upstream, an access log line per request): the peer's
+# cost per request, counted the same way.
+cat > "$WORK/nginx-proxy.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx-proxy.pid;
+error_log $WORK/nginx-proxy.err;
+events { worker_connections 1024; }
+http {
+  access_log $WORK/nginx-access.log;
+  keepalive_requests 1000000;
+  upstream department { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT ssl;
+    ssl_certificate $WORK/data/server.pem;
+    ssl_certificate_key $WORK/data/server-key.pem;
+    location /bench/ {
+      proxy_pass http://department/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
+}
+NGINX
+valgrind --tool=callgrind --callgrind-out-file="$WORK/nginx.out" \
+  "$NGINX" -c "$WORK/nginx-proxy.conf" -p "$WORK" >"$WORK/nginx-vg.out" 2>&1 &
+pids+=($!)
+NGINX_VG=$!
+NGINX_URL="https://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST"
+for _ in $(seq 100); do curl -s -o /dev/null --cacert "$WORK/data/ca.pem" "$NGINX_URL" && break; sleep 0.3; done
+send 20 "$NGINX_URL"
+NGINX_ONE=$(measure "$N" nginx-single "$NGINX_VG" "$NGINX_URL" "$WORK/nginx.out")
+NGINX_TWO=$(measure $((2 * N)) nginx-double "$NGINX_VG" "$NGINX_URL" "$WORK/nginx.out")
+NGINX_PER_REQUEST=$(( (NGINX_TWO - NGINX_ONE) / N ))
+
 echo
 echo "$WARDGATE at $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes'); $(valgrind --version); curl over one HTTPS/1.1 keep-alive connection"
 echo "instructions for $N requests:  $ONE"
 echo "instructions for $((2 * N)) requests: $TWO"
 echo "instructions per request:     $PER_REQUEST"
 echo "exchange records written:     $(wc -l < "$WORK/wardgate-exchanges.jsonl")"
+echo "nginx $("$NGINX" -v 2>&1 | cut -d/ -f2) as the reverse proxy, instructions per request: $NGINX_PER_REQUEST"
+echo "wardgate / nginx:             $(awk -v a="$PER_REQUEST" -v b="$NGINX_PER_REQUEST" 'BEGIN {printf "%.1f", a/b}')"
 echo
 echo "heaviest functions over $((2 * N)) requests (inclusive instructions):"
 callgrind_annotate --inclusive=yes "$WORK/double.out" 2>/dev/null \

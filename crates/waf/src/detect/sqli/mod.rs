@@ -506,6 +506,9 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
     if ev.comment_end && ev.arithmetic && numbers_only {
         return finding("sqli.comment-truncation", 5, w.start, w.end);
     }
+    if state == State::Operator && logic_and_constant(toks, src, first) {
+        return finding("sqli.boolean", 5, w.start, w.end);
+    }
     if ev.logic && ev.truthy_after_logic && state == State::Operator {
         let score = if ev.function >= Some(FnClass::Builtin) {
             5
@@ -518,6 +521,28 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
         return finding("sqli.function-call", 3, w.start, w.end);
     }
     statement_start(toks, src, first)
+}
+
+/// `AND 1`, `OR false`: the whole value is a connective and a constant, which only continues
+/// the application's condition (the true / false pair of a blind probe). Text never starts
+/// with a connective and stops at a lone number or truth value.
+fn logic_and_constant(toks: &[Token], src: &[u8], first: usize) -> bool {
+    let code: Vec<&Token> = toks
+        .iter()
+        .skip(first)
+        .filter(|t| !matches!(t.kind, Kind::Comment { .. }))
+        .collect();
+    let text = |t: &Token| src.get(t.start..t.end).unwrap_or(b"");
+    let [connective, constant] = code.as_slice() else {
+        return false;
+    };
+    let logic = connective.kind == Kind::Op(lexer::Op::Logic)
+        || connective.kind == Kind::Word && keyword(text(connective)) == Kw::Logic;
+    let value = constant.kind == Kind::Num
+        || constant.kind == Kind::Word
+            && (text(constant).eq_ignore_ascii_case(b"true")
+                || text(constant).eq_ignore_ascii_case(b"false"));
+    logic && value
 }
 
 /// Rules that decide whatever the context: a union, a stacked query, an attack function, a

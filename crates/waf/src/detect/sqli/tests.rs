@@ -72,6 +72,11 @@ fn attacks_score_five() {
         "1; EXECUTE AS LOGIN 'root'; GO xp_cmdshell 'whoami.exe' ; REVERT ;",
         "x' ; xp_cmdshell 'dir'",
         "1'--sp_password",
+        // The true / false pair of a blind probe appended to a number.
+        "AND 1",
+        " and 0",
+        "OR true",
+        "&& false",
     ];
     for a in attacks {
         assert!(score(a) >= 5, "missed: {a}");
@@ -111,6 +116,9 @@ fn text_with_sql_words_is_not_injection() {
         "time he came.",
         "I would like to request information about the idv_msdb database.",
         "Credit union --",
+        "and 2 more",
+        "or",
+        "and so on",
         "2fa enabled, 1st floor, 3d scan",
         "case 3 when admitted then discharged",
         "1 and select from the list",

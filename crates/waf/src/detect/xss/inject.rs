@@ -81,7 +81,12 @@ fn url_attribute(name: &str) -> bool {
 
 /// Judge a tag found in a request value (not clinical text): the rule and score when it is
 /// injection by these rules.
-pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str, u16)> {
+pub(crate) fn judge(
+    value: &str,
+    tag: &Tag,
+    name: &str,
+    scratch: &mut String,
+) -> Option<(&'static str, u16)> {
     // `svg:svg`, `xsl:stylesheet`, `xml:namespace`: namespaced markup is XML-dialect content
     // (SVG, XSLT, VML, behaviours) that no form field holds.
     let (prefix, local) = match name.split_once(':') {
@@ -102,7 +107,6 @@ pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str,
     if prefix.is_some() {
         return Some(("xss.html-injection", 5));
     }
-    let mut scratch = String::new();
     let mut has_src = false;
     for attr in &tag.attrs {
         let mut buf = [0u8; 32];
@@ -112,7 +116,7 @@ pub(crate) fn judge(value: &str, tag: &Tag, name: &str) -> Option<(&'static str,
             .clone()
             .and_then(|r| value.get(r.start..super::floor(value, r.end.min(r.start + MAX_ATTR))))
             .unwrap_or("");
-        decode_entities_into(raw, MAX_ATTR, &mut scratch);
+        decode_entities_into(raw, MAX_ATTR, scratch);
         let text = scratch.trim();
         if (attr_name == "xmlns" || attr_name.starts_with("xmlns:"))
             && (attr.value.is_none() || browser_namespace(text))

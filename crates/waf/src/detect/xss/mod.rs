@@ -3,8 +3,10 @@
 //! syntax, attribute breaking, script URLs), template injection, and the FHIR narrative rules.
 //!
 //! Text with `<` and `>` used as comparisons ("hold if HR < 60") has no tag: a tag starts with
-//! a letter right after `<`. Harmless markup (`<b>`, `<a href="/x">`, narrative tables) is read
-//! and allowed; only what executes is reported.
+//! a letter right after `<`. In clinical text and narrative only what executes is reported;
+//! in other request values markup that embeds, loads, submits, restyles or breaks a context
+//! is reported too ([`inject`]), while formatting (`<b>`, `<a href="/x">`, `<span class>`)
+//! and XML messages (HL7 v3, CDA) pass.
 
 mod css;
 mod events;
@@ -177,7 +179,7 @@ fn judge_tag(
             return Some(("xss.script-tag", 5));
         }
         return if inject {
-            inject::judge(value, tag, &name)
+            inject::judge(value, tag, &name, scratch)
         } else {
             None
         };
@@ -282,7 +284,7 @@ fn judge_tag(
             _ => {}
         }
     }
-    if inject && let Some(found) = inject::judge(value, tag, &name) {
+    if inject && let Some(found) = inject::judge(value, tag, &name, scratch) {
         raise(found);
     }
     best

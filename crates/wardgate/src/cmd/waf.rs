@@ -1,5 +1,6 @@
 //! `wardgate waf scan` and `wardgate waf explain`: the inspection engine offline.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -106,6 +107,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<()> {
         ..EngineConfig::default()
     });
     let mut result = Scan::default();
+    let mut out = String::new();
     for path in &args.corpora {
         let records = if path.is_dir() {
             corpus::clinical::load(path)?
@@ -117,26 +119,31 @@ fn scan(args: ScanArgs) -> anyhow::Result<()> {
             result.add(record, &verdict);
         }
     }
-    print!("{}", result.tables());
+    write!(out, "{}", result.tables())?;
     if args.misses {
-        println!("misses ({}):", result.misses.len());
+        writeln!(out, "misses ({}):", result.misses.len())?;
         for m in &result.misses {
-            println!(
+            writeln!(
+                out,
                 "  {} {}/{}/{}: {}",
                 m.id, m.source, m.category, m.placement, m.explain
-            );
+            )?;
         }
-        println!();
+        writeln!(out)?;
     }
     if args.false_positives {
-        println!("false positives ({}):", result.false_positives.len());
+        writeln!(out, "false positives ({}):", result.false_positives.len())?;
         for f in &result.false_positives {
-            println!("  {} {}/{}: {}", f.id, f.source, f.placement, f.explain);
+            writeln!(
+                out,
+                "  {} {}/{}: {}",
+                f.id, f.source, f.placement, f.explain
+            )?;
         }
-        println!();
+        writeln!(out)?;
     }
-    println!("{}", result.summary_line());
-    Ok(())
+    writeln!(out, "{}", result.summary_line())?;
+    emit(&out)
 }
 
 /// Percent-encode everything but unreserved characters, as a client would.
@@ -276,41 +283,58 @@ fn explain(args: ExplainArgs) -> anyhow::Result<()> {
         ..RouteContext::default()
     };
     let (verdict, inputs) = engine.inspect_traced(&request, &route);
-    print_verdict(&verdict, route.fhir);
+    let mut out = String::new();
+    print_verdict(&mut out, &verdict, route.fhir)?;
     if args.inputs {
-        println!("inputs ({}):", inputs.len());
+        writeln!(out, "inputs ({}):", inputs.len())?;
         for input in &inputs {
-            println!("  {} [{:?}]", input.location, input.kind);
+            writeln!(out, "  {} [{:?}]", input.location, input.kind)?;
             for (form, text) in &input.forms {
                 let shown = wardgate_waf::verdict::bounded(text);
-                println!("    {:<10} \"{shown}\"", form.name());
+                writeln!(out, "    {:<10} \"{shown}\"", form.name())?;
             }
         }
     }
-    Ok(())
+    emit(&out)
 }
 
-fn print_verdict(verdict: &Verdict, fhir: bool) {
-    println!("{}", verdict.explain());
-    println!(
+fn print_verdict(out: &mut String, verdict: &Verdict, fhir: bool) -> std::fmt::Result {
+    writeln!(out, "{}", verdict.explain())?;
+    writeln!(
+        out,
         "score {} / threshold {} ({}{})",
         verdict.score,
         verdict.threshold,
         verdict.mode.name(),
         if fhir { ", FHIR route" } else { "" }
-    );
+    )?;
     for hit in &verdict.hits {
-        println!(
+        writeln!(
+            out,
             "  {:>3}  {:<32} {} [{}] \"{}\"",
             hit.score,
             hit.rule,
             hit.location,
             hit.variant.name(),
             hit.excerpt
-        );
+        )?;
     }
     for issue in &verdict.fhir_issues {
-        println!("  fhir {}: {issue}", issue.code());
+        writeln!(out, "  fhir {}: {issue}", issue.code())?;
+    }
+    Ok(())
+}
+
+/// Write a command's output to stdout; a reader that has gone (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

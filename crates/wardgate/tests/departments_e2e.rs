@@ -319,6 +319,14 @@ impl Client {
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
+        // A refusal before the body was read ends the connection: open a new one next time.
+        if parts
+            .headers
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+        {
+            self.sender = None;
+        }
         Answer {
             status,
             headers: parts.headers,

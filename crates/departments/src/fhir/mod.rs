@@ -13,7 +13,7 @@ mod dates;
 mod including;
 mod interactions;
 pub mod params;
-mod patch;
+pub mod patch;
 pub mod resource;
 mod response;
 pub mod search;

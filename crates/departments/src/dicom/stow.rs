@@ -19,6 +19,12 @@ use crate::store::InstanceRow;
 /// instance: the inflated bytes and the parsed data set are both held in memory.
 const INFLATE_FACTOR: usize = 2;
 
+/// Whatever the department's instance limit, a deflated data set inflates to at most this
+/// many bytes. Deflated transfer syntaxes carry small objects (structured reports, key
+/// objects); without a fixed ceiling a few megabytes of deflated data could claim twice a
+/// 2 GiB image limit in memory.
+const MAX_INFLATED_BYTES: usize = 256 << 20;
+
 /// PS3.18 failure reasons used here.
 const CANNOT_UNDERSTAND: u16 = 0xC000;
 const PROCESSING_FAILURE: u16 = 0x0110;
@@ -98,7 +104,8 @@ pub(crate) async fn store(
     let max_inflated = dept
         .config()
         .max_instance_bytes
-        .saturating_mul(INFLATE_FACTOR);
+        .saturating_mul(INFLATE_FACTOR)
+        .min(MAX_INFLATED_BYTES);
     let mut instances = Vec::with_capacity(parts.len());
     for (index, part) in parts.iter().enumerate() {
         if part

@@ -206,14 +206,18 @@ pub fn excerpt(text: &str, span: Range<usize>) -> String {
     }
     let mut cut = false;
     let mut written = usize::from(from > 0);
+    let mut escaped = String::with_capacity(12);
     for c in text[from..].chars() {
-        if written >= MAX_EXCERPT - 1 {
+        escaped.clear();
+        escape_char(&mut escaped, c);
+        // An escape is several characters: it must fit whole, leaving room for the `…`.
+        let width = escaped.chars().count();
+        if written + width > MAX_EXCERPT - 1 {
             cut = true;
             break;
         }
-        let before = out.len();
-        escape_char(&mut out, c);
-        written += out[before..].chars().count();
+        out.push_str(&escaped);
+        written += width;
     }
     if cut {
         out.push('…');
@@ -250,6 +254,18 @@ fn floor_boundary(text: &str, mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_excerpt_of_escaped_characters_stays_within_its_bound() {
+        // Found by fuzzing (waf_inspect): a control character is six characters escaped, so
+        // the bound must hold after escaping, whatever the text before it.
+        for prefix in 0..8 {
+            let text = format!("{}{}..", "+".repeat(prefix), "\u{16}".repeat(40));
+            let shown = super::excerpt(&text, 0..text.len());
+            assert!(shown.chars().count() <= super::MAX_EXCERPT, "{shown}");
+            assert!(shown.ends_with('…'), "{shown}");
+        }
+    }
+
     use super::*;
 
     fn hit(rule: &'static str, score: u16, location: &str, excerpt: &str) -> Hit {

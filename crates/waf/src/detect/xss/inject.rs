@@ -56,27 +56,20 @@ fn role(local: &str) -> Option<Role> {
 
 /// Attributes whose value is a URL the browser follows or loads.
 fn url_attribute(name: &str) -> bool {
-    matches!(
-        name,
-        "href"
-            | "src"
-            | "action"
-            | "formaction"
-            | "data"
-            | "code"
-            | "codebase"
-            | "background"
-            | "dynsrc"
-            | "lowsrc"
-            | "poster"
-            | "xlink:href"
-            | "srcset"
-            | "ping"
-            | "manifest"
-            | "cite"
-            | "longdesc"
-            | "usemap"
-    )
+    super::loads_resource(name)
+        || matches!(
+            name,
+            "href"
+                | "action"
+                | "formaction"
+                | "poster"
+                | "srcset"
+                | "ping"
+                | "manifest"
+                | "cite"
+                | "longdesc"
+                | "usemap"
+        )
 }
 
 /// Judge a tag found in a request value (not clinical text): the rule and score when it is

@@ -15,6 +15,15 @@ mod inject;
 mod narrative;
 mod script;
 
+/// Attributes whose URL the browser loads by itself (script, styles, plugins, images), as
+/// opposed to links it follows only when the user acts.
+pub(crate) fn loads_resource(name: &str) -> bool {
+    matches!(
+        name,
+        "src" | "data" | "code" | "codebase" | "background" | "dynsrc" | "lowsrc" | "xlink:href"
+    )
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -263,17 +272,7 @@ fn judge_tag(
             }
         }
         // A resource the browser loads from elsewhere: remote script, styles, plugins.
-        let loads = matches!(
-            attr_name,
-            "src"
-                | "data"
-                | "code"
-                | "codebase"
-                | "background"
-                | "dynsrc"
-                | "lowsrc"
-                | "xlink:href"
-        );
+        let loads = loads_resource(attr_name);
         let remote = decoded.starts_with(b"//") || decoded.windows(3).take(12).any(|w| w == b"://");
         if scope == Scope::Full && loads && remote {
             raise(("xss.remote-resource", 5));

@@ -509,7 +509,8 @@ fn set_aside_verified_token(
     exchange: &Exchange,
     headers: &mut http::HeaderMap,
 ) -> Option<HeaderValue> {
-    exchange.principal.as_ref()?;
+    // Only a principal that came from a token (not from a certificate alone) had one verified.
+    exchange.principal.as_ref()?.token_id.as_ref()?;
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     if values.next().is_none() || values.next().is_some() {
         return None;

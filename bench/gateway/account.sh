@@ -42,10 +42,10 @@ bench_account() {
     --password-stdin --data-dir "$data" --config "$config" --issuer "$BENCH_URL" >"$data/bench-user.out"
   local otpauth
   otpauth="$(grep -o 'otpauth://[^ ]*' "$data/bench-user.out" | head -1)"
-  python3 "$HERE_ACCOUNT/token.py" login --url "$BENCH_URL" --ca "$BENCH_CA" --state "$BENCH_STATE" \
+  python3 "$HERE_ACCOUNT/../common/login.py" login --url "$BENCH_URL" --ca "$BENCH_CA" --state "$BENCH_STATE" \
     --user "$BENCH_USER" --password "$BENCH_PASSWORD" --otpauth "$otpauth" >/dev/null
 }
 
 bench_token() {
-  python3 "$HERE_ACCOUNT/token.py" refresh --url "$BENCH_URL" --ca "$BENCH_CA" --state "$BENCH_STATE"
+  python3 "$HERE_ACCOUNT/../common/login.py" refresh --url "$BENCH_URL" --ca "$BENCH_CA" --state "$BENCH_STATE"
 }

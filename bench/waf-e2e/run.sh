@@ -9,7 +9,8 @@
 # talks to a socat hop that originates TLS to wardgate (verifying the development CA). The
 # requests are anonymous in the corpora: transform.py prefixes them with the `lab-legacy`
 # department (a plain upstream: the echo backend) and adds the access token of a real login
-# (login.py: password + TOTP), so authorization lets them through and the firewall decides.
+# (bench/common/login.py: password + TOTP), so authorization lets them through and the
+# firewall decides.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -87,7 +88,7 @@ echo "$PASSWORD" | "$WARDGATE" user add bench.physician --role physician \
   --password-stdin --data-dir "$WORK/data" --config "$WORK/wardgate.toml" >"$WORK/user.out"
 OTPAUTH="$(grep -o 'otpauth://[^ ]*' "$WORK/user.out" | head -1)"
 token() {
-  python3 "$HERE/login.py" --url "https://127.0.0.1:$GW_PORT" --ca "$CA" \
+  python3 "$ROOT/bench/common/login.py" login --url "https://127.0.0.1:$GW_PORT" --ca "$CA" \
     --user bench.physician --password "$PASSWORD" --otpauth "$OTPAUTH"
 }
 

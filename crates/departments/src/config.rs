@@ -63,7 +63,12 @@ const LABORATORY: &[&str] = &[
     "Observation",
     "DiagnosticReport",
 ];
-const PHARMACY: &[&str] = &["Medication", "MedicationRequest", "MedicationDispense"];
+const PHARMACY: &[&str] = &[
+    "Medication",
+    "MedicationRequest",
+    "MedicationDispense",
+    "MedicationAdministration",
+];
 
 /// The resource types a department serves by default. The patient record serves the master
 /// patient index, documents and consents, and every type no other department serves.

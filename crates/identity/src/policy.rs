@@ -172,7 +172,7 @@ impl AccessPolicy {
     /// policy file; the gateway uses [`AccessPolicy::from_policy`].
     pub fn hospital_default() -> AccessPolicy {
         let all = &DEFAULT_DEPARTMENTS;
-        let departments = BTreeMap::from([
+        let mut departments = BTreeMap::from([
             (
                 "emergency".to_owned(),
                 department(
@@ -244,6 +244,22 @@ impl AccessPolicy {
                 ),
             ),
         ]);
+        // The record also keeps every type no department lists (`"others"` in the file).
+        let listed: Vec<String> = departments
+            .values()
+            .flat_map(|d| d.resource_types.iter().flatten().cloned())
+            .collect();
+        if let Some(types) = departments
+            .get_mut("record")
+            .and_then(|d| d.resource_types.as_mut())
+        {
+            types.extend(
+                wardgate_fhir::RESOURCE_TYPES
+                    .iter()
+                    .filter(|t| !listed.iter().any(|l| l == *t))
+                    .map(|t| (*t).to_owned()),
+            );
+        }
         let roles = BTreeMap::from([
             ("physician".to_owned(), role(&["user/*.cruds"], all, true)),
             (

@@ -319,17 +319,19 @@ fn unknown_departments_and_unserved_types_are_denied() {
         decide(&policy, &doc, "morgue", "GET", "/Patient/1", &[], None).rule,
         Rule::UnknownDepartment
     );
+    let denied = decide(
+        &policy,
+        &doc,
+        "emergency",
+        "GET",
+        "/ImagingStudy/1",
+        &[],
+        None,
+    );
+    assert_eq!(denied.rule, Rule::ResourceTypeNotServed);
+    // The refusal says where the type lives.
     assert_eq!(
-        decide(
-            &policy,
-            &doc,
-            "emergency",
-            "GET",
-            "/ImagingStudy/1",
-            &[],
-            None
-        )
-        .rule,
-        Rule::ResourceTypeNotServed
+        denied.reason,
+        "department 'emergency' does not serve ImagingStudy: it is served by /radiology/fhir"
     );
 }

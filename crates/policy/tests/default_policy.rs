@@ -107,6 +107,20 @@ fn default_resource_types_follow_issue_5() {
     for t in ["Patient", "DocumentReference", "Consent"] {
         assert!(types("record").contains(&t.to_owned()), "{t}");
     }
+    // Every FHIR R4 type has a home: the record keeps what no other department lists.
+    for t in wardgate_fhir::RESOURCE_TYPES {
+        assert!(
+            policy.departments.values().any(|d| d
+                .resource_types
+                .as_ref()
+                .unwrap()
+                .iter()
+                .any(|s| s == t)),
+            "{t} has no department"
+        );
+    }
+    assert!(types("record").contains(&"Claim".to_owned()));
+    assert!(!types("record").contains(&"Specimen".to_owned()));
 }
 
 #[test]

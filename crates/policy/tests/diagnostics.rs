@@ -161,6 +161,51 @@ fn department_names_must_be_url_segments_and_not_reserved() {
 }
 
 #[test]
+fn resource_types_are_fhir_types_or_others_once() {
+    let d = one_error("\n[departments.pharmacy]\nresource_types = [\"Medicaton\"]\n");
+    assert_eq!((d.line, d.column), (line_of(3), 19));
+    assert_eq!(
+        d.message,
+        "unknown FHIR resource type `Medicaton` in departments.pharmacy.resource_types"
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `Medication`?"));
+
+    let d = one_error(
+        "\n[departments.record]\nresource_types = [\"others\"]\n\
+         [departments.pharmacy]\nresource_types = [\"Medication\", \"others\"]\n",
+    );
+    assert_eq!((d.line, d.column), (line_of(5), 33));
+    assert_eq!(
+        d.message,
+        "department `pharmacy` also serves the `others` resource types, which `record` already serves"
+    );
+}
+
+#[test]
+fn others_gives_every_unlisted_type_a_home() {
+    let text = format!(
+        "{BASE}\n[departments.record]\nresource_types = [\"Patient\", \"others\"]\n\
+         [departments.pharmacy]\nresource_types = [\"Medication\"]\n"
+    );
+    let policy = Policy::parse(&text, Path::new("wardgate.toml"))
+        .unwrap()
+        .policy;
+    let record = policy.departments["record"].resource_types.clone().unwrap();
+    assert!(
+        !record.iter().any(|t| t == "others"),
+        "the word is replaced"
+    );
+    assert!(record.iter().any(|t| t == "Claim"));
+    assert!(record.iter().any(|t| t == "Patient"));
+    assert!(
+        !record.iter().any(|t| t == "Medication"),
+        "pharmacy lists it"
+    );
+    // emergency lists no types: it serves every type, and takes none from the others.
+    assert_eq!(policy.departments["emergency"].resource_types, None);
+}
+
+#[test]
 fn upstreams_must_be_builtin_or_http() {
     let d = one_error("\n[departments.radiology]\nupstream = \"ftp://pacs.local\"\n");
     assert_eq!((d.line, d.column), (line_of(3), 12));

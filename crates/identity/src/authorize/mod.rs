@@ -300,9 +300,27 @@ fn served_check(policy: &AccessPolicy, req: &AccessRequest) -> Option<Decision> 
         return None;
     };
     (!served.iter().any(|s| s == ty)).then(|| {
+        // Name the departments that do serve it, so that the client knows where to send it.
+        let homes: Vec<&str> = policy
+            .departments
+            .iter()
+            .filter(|(_, d)| {
+                d.resource_types
+                    .as_ref()
+                    .is_some_and(|types| types.iter().any(|s| s == ty))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let where_to = match homes.as_slice() {
+            [] => "no department serves it".to_owned(),
+            names => format!("it is served by /{}/fhir", names.join("/fhir, /")),
+        };
         Decision::deny(
             Rule::ResourceTypeNotServed,
-            format!("department '{}' does not serve {ty}", req.department),
+            format!(
+                "department '{}' does not serve {ty}: {where_to}",
+                req.department
+            ),
         )
     })
 }

@@ -13,6 +13,9 @@ use crate::units::ByteSize;
 /// Path segments the URL contract keeps for wardgate itself (design.md, section 3a).
 const RESERVED_SEGMENTS: &[&str] = &["auth", "files", "s", ".well-known", "admin"];
 
+/// The word in `resource_types` that stands for every FHIR R4 type no other department lists.
+pub const OTHER_TYPES: &str = "others";
+
 /// Methods a route may name.
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -95,6 +98,7 @@ pub(super) fn departments(
     let Some(mut all) = context.decoder.table(value, "departments") else {
         return departments;
     };
+    let mut others = Vec::new();
     for (name, value) in all.entries() {
         let name_str: &str = name.get_ref();
         if !is_plain_name(name_str, false) {
@@ -113,11 +117,59 @@ pub(super) fn departments(
                 ),
             );
         }
-        if let Some(department) = department(context, name_str, value, defaults) {
+        if let Some(department) = department(context, name_str, value, defaults, &mut others) {
             departments.insert(name_str.to_owned(), department);
         }
     }
+    expand_other_types(context, &mut departments, &others);
     departments
+}
+
+/// Replaces `"others"` in the one department that wrote it by every FHIR R4 resource type
+/// that no department lists by name, so that every type has a home.
+fn expand_other_types(
+    context: &mut Context<'_>,
+    departments: &mut BTreeMap<String, Department>,
+    others: &[(String, std::ops::Range<usize>)],
+) {
+    // The first in the file keeps them; every later one is the mistake.
+    let mut others = others.to_vec();
+    others.sort_by_key(|(_, span)| span.start);
+    let Some((home, _)) = others.first() else {
+        return;
+    };
+    for (name, span) in &others[1..] {
+        context.decoder.error(
+            span.clone(),
+            format!(
+                "department `{name}` also serves the `{OTHER_TYPES}` resource types, which `{home}` already serves"
+            ),
+            "one department keeps the types no other lists: remove it from all but one",
+        );
+    }
+    let listed: std::collections::BTreeSet<String> = departments
+        .values()
+        .flat_map(|d| d.resource_types.iter().flatten())
+        .filter(|t| *t != OTHER_TYPES)
+        .cloned()
+        .collect();
+    let home = home.clone();
+    for department in departments.values_mut() {
+        let Some(types) = department.resource_types.as_mut() else {
+            continue;
+        };
+        if let Some(at) = types.iter().position(|t| t == OTHER_TYPES) {
+            types.remove(at);
+            if department.name == home {
+                types.extend(
+                    wardgate_fhir::RESOURCE_TYPES
+                        .iter()
+                        .filter(|t| !listed.contains(**t))
+                        .map(|t| (*t).to_owned()),
+                );
+            }
+        }
+    }
 }
 
 fn department(
@@ -125,6 +177,7 @@ fn department(
     name: &str,
     value: &Value<'_>,
     defaults: &Defaults,
+    others: &mut Vec<(String, std::ops::Range<usize>)>,
 ) -> Option<Department> {
     let mut f = context
         .decoder
@@ -211,7 +264,11 @@ fn department(
         }
     }
     if let Some(v) = f.take("resource_types") {
-        department.resource_types = Some(resource_types(context, v, &f.key_path("resource_types")));
+        let (types, other_span) = resource_types(context, v, &f.key_path("resource_types"));
+        if let Some(span) = other_span {
+            others.push((name.to_owned(), span));
+        }
+        department.resource_types = Some(types);
     }
     if let Some(v) = f.take("limits") {
         department.limits = limits_override(context, v, &f.key_path("limits"));
@@ -289,31 +346,42 @@ fn parse_upstream(text: &str) -> Result<UpstreamTarget, &'static str> {
     Ok(UpstreamTarget::Url(uri))
 }
 
-fn resource_types(context: &mut Context<'_>, value: &Value<'_>, what: &str) -> Vec<String> {
+/// The listed types, and where `"others"` was written if it was.
+fn resource_types(
+    context: &mut Context<'_>,
+    value: &Value<'_>,
+    what: &str,
+) -> (Vec<String>, Option<std::ops::Range<usize>>) {
     let mut out: Vec<String> = Vec::new();
+    let mut others = None;
     for item in context.decoder.strings(value, what).unwrap_or_default() {
         let name = item.get_ref();
-        if !wardgate_fhir::is_resource_type(name) {
+        if out.iter().any(|t| t == name) {
+            context.decoder.error(
+                item.span(),
+                format!("`{name}` is listed twice in {what}"),
+                "remove one",
+            );
+        } else if name == OTHER_TYPES {
+            others = Some(item.span());
+            out.push(item.into_inner());
+        } else if !wardgate_fhir::is_resource_type(name) {
             let help = match closest(name, wardgate_fhir::RESOURCE_TYPES) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "write a FHIR R4 resource type, as the specification spells it".to_owned(),
+                None => format!(
+                    "write a FHIR R4 resource type, as the specification spells it, or \"{OTHER_TYPES}\" for every type no other department lists"
+                ),
             };
             context.decoder.error(
                 item.span(),
                 format!("unknown FHIR resource type `{name}` in {what}"),
                 &help,
             );
-        } else if out.contains(name) {
-            context.decoder.error(
-                item.span(),
-                format!("`{name}` is listed twice in {what}"),
-                "remove one",
-            );
         } else {
             out.push(item.into_inner());
         }
     }
-    out
+    (out, others)
 }
 
 /// Keys that exist in `[limits]` but act before a request is routed.

@@ -8,6 +8,7 @@
 //! (`http://evil/shell.txt?`).
 
 use super::ascii::{find_ci, find_ci_from, lower_into};
+use super::needles::Needles;
 use super::{AttackClass, Finding};
 
 /// Bytes of a value examined.
@@ -174,111 +175,114 @@ fn repeated_separator(bytes: &[u8], end: usize) -> bool {
     !sep.is_empty() && punct && rest.get(next + 2..).is_some_and(|r| r.starts_with(sep))
 }
 
-/// Files only an attacker asks for, anywhere in the value.
+/// Files and directories only an attacker asks for.
+static FILES: Needles = Needles::new(&[
+    b"etc/passwd",
+    b"etc/shadow",
+    b"etc/group",
+    b"etc/hosts",
+    b"etc/issue",
+    b"etc/motd",
+    b"etc/sudoers",
+    b"etc/crontab",
+    b"etc/fstab",
+    b"etc/httpd/",
+    b"etc/apache",
+    b"etc/nginx",
+    b"etc/mysql",
+    b"etc/php",
+    b"etc/ssh",
+    b"etc/security/",
+    b"etc/master.passwd",
+    b"proc/self/",
+    b"proc/version",
+    b"proc/cpuinfo",
+    b"proc/mounts",
+    b"proc/net/",
+    b"/.ssh/",
+    b"id_rsa",
+    b"id_dsa",
+    b"authorized_keys",
+    b".bash_history",
+    b".htpasswd",
+    b".htaccess",
+    b"boot.ini",
+    b"win.ini",
+    b"system.ini",
+    b"windows/system32",
+    b"winnt/system32",
+    b"repair/sam",
+    b"system32/config",
+    b"web.config",
+    b"wp-config",
+    b"applicationhost.config",
+    b"php.ini",
+    b"my.cnf",
+    b"httpd.conf",
+    b"ntuser.dat",
+    b"/.env",
+    b".git/config",
+    b"var/log/",
+    b"/c$/",
+    b"inetpub/",
+    b"/root/",
+    b"/shosts",
+    b"/.shosts",
+    b"/.rhosts",
+    b"/.netrc",
+    b"/.aws/credentials",
+    b"/.profile",
+    b"/.cshrc",
+    b"/.bashrc",
+    b"/.bash_profile",
+    b"/.login",
+    b"/.logout",
+    b"/.history",
+    b"/.sh_history",
+    b"/.mysql_history",
+    b"/.psql_history",
+    b"/.viminfo",
+    b"/.kshrc",
+    b"/.tcshrc",
+    b"/.zshrc",
+    b"/.xauthority",
+    b"/.forward",
+    b"/.lesshst",
+    b"/.git/",
+    b"/.svn/",
+    b"/.ds_store",
+]);
+
+/// Files only an attacker asks for, anywhere in the value (lower-cased): the first of
+/// [`FILES`] that occurs.
 fn sensitive_file(bytes: &[u8]) -> Option<(u16, (usize, usize))> {
-    const FILES: &[&[u8]] = &[
-        b"etc/passwd",
-        b"etc/shadow",
-        b"etc/group",
-        b"etc/hosts",
-        b"etc/issue",
-        b"etc/motd",
-        b"etc/sudoers",
-        b"etc/crontab",
-        b"etc/fstab",
-        b"etc/httpd/",
-        b"etc/apache",
-        b"etc/nginx",
-        b"etc/mysql",
-        b"etc/php",
-        b"etc/ssh",
-        b"etc/security/",
-        b"etc/master.passwd",
-        b"proc/self/",
-        b"proc/version",
-        b"proc/cpuinfo",
-        b"proc/mounts",
-        b"proc/net/",
-        b"/.ssh/",
-        b"id_rsa",
-        b"id_dsa",
-        b"authorized_keys",
-        b".bash_history",
-        b".htpasswd",
-        b".htaccess",
-        b"boot.ini",
-        b"win.ini",
-        b"system.ini",
-        b"windows/system32",
-        b"winnt/system32",
-        b"repair/sam",
-        b"system32/config",
-        b"web.config",
-        b"wp-config",
-        b"applicationhost.config",
-        b"php.ini",
-        b"my.cnf",
-        b"httpd.conf",
-        b"ntuser.dat",
-        b"/.env",
-        b".git/config",
-        b"var/log/",
-        b"/c$/",
-        b"inetpub/",
-        b"/root/",
-        b"/shosts",
-        b"/.shosts",
-        b"/.rhosts",
-        b"/.netrc",
-        b"/.aws/credentials",
-        b"/.profile",
-        b"/.cshrc",
-        b"/.bashrc",
-        b"/.bash_profile",
-        b"/.login",
-        b"/.logout",
-        b"/.history",
-        b"/.sh_history",
-        b"/.mysql_history",
-        b"/.psql_history",
-        b"/.viminfo",
-        b"/.kshrc",
-        b"/.tcshrc",
-        b"/.zshrc",
-        b"/.xauthority",
-        b"/.forward",
-        b"/.lesshst",
-        b"/.git/",
-        b"/.svn/",
-        b"/.ds_store",
-    ];
     FILES
-        .iter()
-        .find_map(|f| find_ci(bytes, f).map(|at| (5, (at, at + f.len()))))
+        .first_listed(bytes)
+        .map(|(f, at)| (5, (at, at + f.len())))
         .or_else(|| split_pair(bytes))
 }
 
 /// `etc%c1%8spasswd`: a directory and a file of the classic targets joined by a made-up
 /// separator (at most 8 bytes, no spaces) that some decoder is expected to turn into `/`.
 fn split_pair(bytes: &[u8]) -> Option<(u16, (usize, usize))> {
-    const PAIRS: &[(&[u8], &[&[u8]])] = &[
-        (
-            b"etc",
-            &[b"passwd", b"shadow", b"issue", b"hosts", b"group", b"motd"],
-        ),
-        (b"windows", &[b"system32", b"win.ini", b"repair"]),
-        (b"winnt", &[b"system32", b"win.ini", b"repair"]),
-        (b"system32", &[b"drivers", b"config"]),
+    static DIRS: Needles = Needles::new(&[b"etc", b"windows", b"winnt", b"system32"]);
+    const FILES: [&[&[u8]]; 4] = [
+        &[b"passwd", b"shadow", b"issue", b"hosts", b"group", b"motd"],
+        &[b"system32", b"win.ini", b"repair"],
+        &[b"system32", b"win.ini", b"repair"],
+        &[b"drivers", b"config"],
     ];
-    for (dir, files) in PAIRS {
-        let mut from = 0;
+    let found = DIRS.find_all(bytes);
+    for (index, dir, first) in found.iter(&DIRS) {
+        let files = FILES.get(index).copied().unwrap_or_default();
+        let mut from = first;
         while let Some(at) = find_ci_from(bytes, dir, from) {
             from = at + 1;
             let gap_start = at + dir.len();
             let window = bytes
                 .get(gap_start..(gap_start + 8 + 8).min(bytes.len()))
                 .unwrap_or(b"");
-            for file in *files {
+            for file in files {
                 if let Some(gap) = find_ci(window, file)
                     && gap > 0
                     && gap <= 8
@@ -347,7 +351,7 @@ fn system_path(bytes: &[u8]) -> Option<(u16, (usize, usize))> {
 
 /// Stream wrappers that read files or run commands.
 fn wrapper(bytes: &[u8]) -> Option<(usize, usize)> {
-    const WRAPPERS: &[&[u8]] = &[
+    static WRAPPERS: Needles = Needles::new(&[
         b"php://",
         b"file://",
         b"expect://",
@@ -365,16 +369,18 @@ fn wrapper(bytes: &[u8]) -> Option<(usize, usize)> {
         b"jar:http",
         b"netdoc:/",
         b"zlib:",
-    ];
-    WRAPPERS.iter().find_map(|w| {
-        let at = find_ci(bytes, w)?;
-        // `file://` is also a legitimate URL scheme in text: only at the start of a value.
-        let lead = bytes
-            .get(..at)?
-            .iter()
-            .all(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b'('));
-        (lead || *w != b"file://").then_some((at, at + w.len()))
-    })
+    ]);
+    WRAPPERS
+        .find_all(bytes)
+        .iter(&WRAPPERS)
+        .find_map(|(_, w, at)| {
+            // `file://` is also a legitimate URL scheme in text: only at the start of a value.
+            let lead = bytes
+                .get(..at)?
+                .iter()
+                .all(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b'('));
+            (lead || w != b"file://").then_some((at, at + w.len()))
+        })
 }
 
 /// A URL built to be included: ending in `?` (the application's suffix becomes the query),

@@ -19,6 +19,7 @@ mod graphql;
 mod ldap;
 mod lfi;
 mod log4shell;
+mod needles;
 mod nosql;
 mod scanner;
 mod shell;

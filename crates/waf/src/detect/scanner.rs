@@ -1,11 +1,11 @@
 //! Known scanners and exploit tools: their User-Agent names (a short list of tool names, not
 //! payloads), and the out-of-band interaction domains their blind probes call back to.
 
-use super::ascii::find_ci;
+use super::needles::Needles;
 use super::{AttackClass, Finding};
 
 /// Tool names as they appear in User-Agent strings.
-const TOOLS: &[&[u8]] = &[
+static TOOLS: Needles = Needles::new(&[
     b"sqlmap",
     b"nikto",
     b"nessus",
@@ -53,10 +53,10 @@ const TOOLS: &[&[u8]] = &[
     b"grabber",
     b"teh forest lobster",
     b"brutus",
-];
+]);
 
 /// Domains of out-of-band interaction services (blind injection callbacks).
-const OOB: &[&[u8]] = &[
+static OOB: Needles = Needles::new(&[
     b"burpcollaborator.net",
     b"oastify.com",
     b"interact.sh",
@@ -75,20 +75,17 @@ const OOB: &[&[u8]] = &[
     b"xss.ht",
     b"bxss.me",
     b"interactsh.com",
-];
+]);
 
 /// Judge a User-Agent value for tool names.
 pub(crate) fn user_agent(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
-    if let Some((at, len)) = TOOLS
-        .iter()
-        .find_map(|t| find_ci(b, t).map(|at| (at, t.len())))
-    {
+    if let Some((tool, at)) = TOOLS.first_listed(b) {
         findings.push(Finding {
             class: AttackClass::Scanner,
             rule: "scanner.user-agent",
             score: 5,
-            span: at..at + len,
+            span: at..at + tool.len(),
         });
     }
 }
@@ -96,21 +93,21 @@ pub(crate) fn user_agent(value: &str, findings: &mut Vec<Finding>) {
 /// Judge any value for out-of-band callback domains.
 pub(crate) fn callback_domain(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
-    for d in OOB {
-        if let Some(at) = find_ci(b, d) {
-            // A label boundary before the domain: `x.oast.me`, not `toast.me`.
-            let bounded = at == 0
-                || b.get(at - 1)
-                    .is_some_and(|c| !c.is_ascii_alphanumeric() && *c != b'-');
-            if bounded {
-                findings.push(Finding {
-                    class: AttackClass::Scanner,
-                    rule: "scanner.callback-domain",
-                    score: 5,
-                    span: at..at + d.len(),
-                });
-                return;
-            }
+    // Each domain's first occurrence is judged, in list order.
+    let found = OOB.find_all(b);
+    for (_, d, at) in found.iter(&OOB) {
+        // A label boundary before the domain: `x.oast.me`, not `toast.me`.
+        let bounded = at == 0
+            || b.get(at - 1)
+                .is_some_and(|c| !c.is_ascii_alphanumeric() && *c != b'-');
+        if bounded {
+            findings.push(Finding {
+                class: AttackClass::Scanner,
+                rule: "scanner.callback-domain",
+                score: 5,
+                span: at..at + d.len(),
+            });
+            return;
         }
     }
 }

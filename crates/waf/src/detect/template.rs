@@ -7,7 +7,8 @@
 //! `_self.env`, `freemarker.template.utility.Execute`). Placeholders (`{{name}}`,
 //! `{% $NUM_VIEWS|STRING_FORMAT %}`) pass.
 
-use super::ascii::{find_ci, find_ci_from};
+use super::ascii::find_ci_from;
+use super::needles::Needles;
 use super::{AttackClass, Finding};
 
 /// Bytes of one expression examined.
@@ -36,8 +37,8 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     if let Some((s, e)) = ssi(b) {
         return push(findings, AttackClass::Ssi, "ssi.directive", s, e);
     }
-    for marker in [
-        &b"freemarker.template.utility"[..],
+    static MARKERS: Needles = Needles::new(&[
+        b"freemarker.template.utility",
         b"<#assign",
         b"?new()",
         b"#set($",
@@ -50,30 +51,27 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
         b"getstreamvariable",
         b"$class.inspect",
         b"{{#with",
-    ] {
-        if let Some(at) = find_ci(b, marker) {
-            return push(
-                findings,
-                AttackClass::Ssti,
-                "ssti.engine-internals",
-                at,
-                at + marker.len(),
-            );
-        }
+    ]);
+    if let Some((marker, at)) = MARKERS.first_listed(b) {
+        return push(
+            findings,
+            AttackClass::Ssti,
+            "ssti.engine-internals",
+            at,
+            at + marker.len(),
+        );
     }
-    for (open, close) in [
-        (&b"{{"[..], &b"}}"[..]),
-        (b"${", b"}"),
-        (b"#{", b"}"),
-        (b"*{", b"}"),
-        (b"@{", b"}"),
-        (b"<%=", b"%>"),
-        (b"<%", b"%>"),
-        (b"{%", b"%}"),
-        (b"[[", b"]]"),
-        (b"@(", b")"),
-    ] {
-        let mut from = 0;
+    // The delimiters are punctuation: one pass finds which of them occur, and where first.
+    static OPENS: Needles = Needles::new(&[
+        b"{{", b"${", b"#{", b"*{", b"@{", b"<%=", b"<%", b"{%", b"[[", b"@(",
+    ]);
+    const CLOSES: [&[u8]; 10] = [
+        b"}}", b"}", b"}", b"}", b"}", b"%>", b"%>", b"%}", b"]]", b")",
+    ];
+    let opens = OPENS.find_all(b);
+    for (index, open, first) in opens.iter(&OPENS) {
+        let close = CLOSES.get(index).copied().unwrap_or(b"}");
+        let mut from = first;
         let mut seen = 0;
         while let Some(at) = b.get(from..).and_then(|s| memchr::memmem::find(s, open)) {
             seen += 1;

@@ -4,7 +4,8 @@
 //! argument (a quote, a variable, a backtick, a nested call) or none, so "immune system (CNS)"
 //! is prose.
 
-use crate::detect::ascii::{find_ci, is_ident_byte, lower_into};
+use crate::detect::ascii::{is_ident_byte, lower_into};
+use crate::detect::needles::Needles;
 
 /// A code-injection finding: rule, byte range.
 pub(crate) type Hit = (&'static str, usize, usize);
@@ -71,24 +72,19 @@ fn empty_call_ok(name: &str) -> bool {
 
 /// Find code injection in `text`.
 pub(crate) fn detect(text: &[u8]) -> Option<Hit> {
-    for (marker, rule) in [
-        (&b"<?php"[..], "rce.php-code"),
-        (b"<?=", "rce.php-code"),
-        (b"!!python/", "rce.deserialisation"),
-        (b"child_process", "rce.node-code"),
-        (b"process.mainmodule", "rce.node-code"),
-        (b"java.lang.runtime", "rce.java-code"),
-        (b"wscript.shell", "rce.asp-code"),
-        (b"${@", "rce.php-code"),
-        (b"{${", "rce.php-code"),
-        (b"use socket;", "rce.perl-code"),
-    ] {
-        if let Some(at) = find_ci(text, marker) {
-            return Some((rule, at, at + marker.len()));
-        }
-    }
-    for global in [
-        &b"$_get["[..],
+    // Markers of code, then PHP superglobals: the first listed that occurs is reported.
+    static MARKERS: Needles = Needles::new(&[
+        b"<?php",
+        b"<?=",
+        b"!!python/",
+        b"child_process",
+        b"process.mainmodule",
+        b"java.lang.runtime",
+        b"wscript.shell",
+        b"${@",
+        b"{${",
+        b"use socket;",
+        b"$_get[",
         b"$_post[",
         b"$_request[",
         b"$_cookie[",
@@ -96,10 +92,22 @@ pub(crate) fn detect(text: &[u8]) -> Option<Hit> {
         b"$_files[",
         b"$_env[",
         b"$globals[",
-    ] {
-        if let Some(at) = find_ci(text, global) {
-            return Some(("rce.php-code", at, at + global.len()));
-        }
+    ]);
+    const RULES: [&str; 10] = [
+        "rce.php-code",
+        "rce.php-code",
+        "rce.deserialisation",
+        "rce.node-code",
+        "rce.node-code",
+        "rce.java-code",
+        "rce.asp-code",
+        "rce.php-code",
+        "rce.php-code",
+        "rce.perl-code",
+    ];
+    if let Some((index, marker, at)) = MARKERS.find_all(text).iter(&MARKERS).next() {
+        let rule = RULES.get(index).copied().unwrap_or("rce.php-code");
+        return Some((rule, at, at + marker.len()));
     }
     calls(text)
 }

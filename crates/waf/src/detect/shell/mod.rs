@@ -10,6 +10,7 @@ mod code;
 mod commands;
 mod lexer;
 
+use super::needles::Needles;
 use super::{AttackClass, Finding};
 use commands::{Telling, command, glob_matches, net_subcommand, takes_command, takes_number};
 use lexer::{Sep, Start, Token, Word, lex};
@@ -35,9 +36,8 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     if let Some((rule, s, e)) = code::detect(b) {
         return push(findings, rule, 5, s, e);
     }
-    if let Some(at) =
-        super::ascii::find_ci(b, b"/dev/tcp/").or_else(|| super::ascii::find_ci(b, b"/dev/udp/"))
-    {
+    static SOCKETS: Needles = Needles::new(&[b"/dev/tcp/", b"/dev/udp/"]);
+    if let Some((_, at)) = SOCKETS.first_listed(b) {
         return push(findings, "rce.reverse-shell", 5, at, at + 9);
     }
     let mut best: Option<(u16, &'static str, usize, usize)> = None;

@@ -1,0 +1,144 @@
+//! A fixed list of needles searched for in one pass, ignoring ASCII case.
+//!
+//! Detectors look for lists of markers (file names, stream wrappers, template engines' globals).
+//! One case-insensitive search per needle costs a scan of the value per needle; this scans the
+//! value once: at each byte, two table lookups (the needles that may start with this byte and
+//! continue with the next) leave only the needles worth comparing. The answer is the same as
+//! [`super::ascii::find_ci`] for each needle: which needles occur and where each first does.
+
+/// Needles at most in one set (the bits of a `u128`).
+const MAX_NEEDLES: usize = 128;
+
+/// A needle list with its lookup tables, built at compile time.
+pub(crate) struct Needles {
+    needles: &'static [&'static [u8]],
+    /// Bit `i` of `first[b]`: needle `i` starts with `b` (either ASCII case).
+    first: [u128; 256],
+    /// Bit `i` of `second[b]`: needle `i` has `b` as its second byte (either ASCII case).
+    second: [u128; 256],
+}
+
+/// Which needles of a set occur in one text, and where each first starts.
+pub(crate) struct Found {
+    mask: u128,
+    at: [u32; MAX_NEEDLES],
+}
+
+impl Needles {
+    /// Tables for `needles` (each at least two bytes, at most [`MAX_NEEDLES`] of them).
+    pub(crate) const fn new(needles: &'static [&'static [u8]]) -> Needles {
+        assert!(needles.len() <= MAX_NEEDLES, "too many needles for one set");
+        let mut first = [0u128; 256];
+        let mut second = [0u128; 256];
+        let mut i = 0;
+        while i < needles.len() {
+            let needle = needles[i];
+            assert!(needle.len() >= 2, "needles are at least two bytes");
+            let bit = 1u128 << i;
+            first[needle[0].to_ascii_lowercase() as usize] |= bit;
+            first[needle[0].to_ascii_uppercase() as usize] |= bit;
+            second[needle[1].to_ascii_lowercase() as usize] |= bit;
+            second[needle[1].to_ascii_uppercase() as usize] |= bit;
+            i += 1;
+        }
+        Needles {
+            needles,
+            first,
+            second,
+        }
+    }
+
+    /// Every needle's first occurrence in `haystack`, ignoring ASCII case.
+    pub(crate) fn find_all(&self, haystack: &[u8]) -> Found {
+        let mut found = Found {
+            mask: 0,
+            at: [0; MAX_NEEDLES],
+        };
+        for (pos, pair) in haystack.windows(2).enumerate() {
+            let mut candidates =
+                self.first[usize::from(pair[0])] & self.second[usize::from(pair[1])] & !found.mask;
+            while candidates != 0 {
+                let index = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                let matches = self.needles.get(index).is_some_and(|needle| {
+                    haystack
+                        .get(pos..pos + needle.len())
+                        .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+                });
+                if matches {
+                    found.mask |= 1 << index;
+                    found.at[index] = u32::try_from(pos).unwrap_or(u32::MAX);
+                }
+            }
+        }
+        found
+    }
+
+    /// The first needle in list order that occurs in `haystack`, and where it first starts.
+    pub(crate) fn first_listed(&self, haystack: &[u8]) -> Option<(&'static [u8], usize)> {
+        let (_, needle, at) = self.find_all(haystack).iter(self).next()?;
+        Some((needle, at))
+    }
+}
+
+impl Found {
+    /// The needles found, in list order: index in the list, needle, where it first starts.
+    pub(crate) fn iter<'s>(
+        &'s self,
+        set: &'s Needles,
+    ) -> impl Iterator<Item = (usize, &'static [u8], usize)> + 's {
+        let mut mask = self.mask;
+        std::iter::from_fn(move || {
+            if mask == 0 {
+                return None;
+            }
+            let index = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let needle = set.needles.get(index)?;
+            Some((index, *needle, self.at[index] as usize))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ascii::find_ci;
+    use super::*;
+
+    static SET: Needles = Needles::new(&[b"etc/passwd", b"id_rsa", b"/.ssh/", b"ss", b"php://"]);
+
+    #[test]
+    fn finds_what_one_search_per_needle_finds() {
+        for text in [
+            "",
+            "x",
+            "../../ETC/Passwd",
+            "a/.SSH/id_RSA and etc/passwd",
+            "PHP://filter",
+            "sss",
+            "/etc/passw",
+            "ss/.ssh/",
+        ] {
+            let found: Vec<_> = SET
+                .find_all(text.as_bytes())
+                .iter(&SET)
+                .map(|(_, needle, at)| (needle, at))
+                .collect();
+            let expected: Vec<_> = SET
+                .needles
+                .iter()
+                .filter_map(|n| find_ci(text.as_bytes(), n).map(|at| (*n, at)))
+                .collect();
+            assert_eq!(found, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_first_listed_needle_wins_over_the_first_in_the_text() {
+        assert_eq!(
+            SET.first_listed(b"id_rsa then etc/passwd"),
+            Some((&b"etc/passwd"[..], 12))
+        );
+        assert_eq!(SET.first_listed(b"nothing here"), None);
+    }
+}

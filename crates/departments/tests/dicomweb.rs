@@ -306,3 +306,43 @@ async fn stow_refuses_what_it_cannot_store() {
     .await;
     assert_eq!(r.status(), 400);
 }
+
+/// A modality sends one study's instances on several connections at once: every instance is
+/// stored (200, none refused with 409) and the ImagingStudy lists all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_of_one_study_stored_in_parallel_all_reach_the_imaging_study() {
+    let files = corpus();
+    let ct: Vec<&[u8]> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("patient-doe-archibald/ct2-"))
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    assert_eq!(ct.len(), 4);
+    let study = "1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1";
+    for round in 0..5 {
+        let t = sqlite_department("radiology").await;
+        let d = &t.dept;
+        let answers = futures_util::future::join_all(ct.iter().map(|file| {
+            send(
+                d,
+                "POST",
+                "/dicom-web/studies",
+                &[("content-type", STOW_TYPE)],
+                stow_body(&[file]),
+            )
+        }))
+        .await;
+        for answer in &answers {
+            assert_eq!(
+                answer.status(),
+                200,
+                "round {round}: {}",
+                String::from_utf8_lossy(answer.body())
+            );
+        }
+        let r = send(d, "GET", &format!("/fhir/ImagingStudy/{study}"), &[], "").await;
+        assert_eq!(r.status(), 200, "round {round}");
+        let imaging = json(&r);
+        assert_eq!(imaging["numberOfInstances"], 4, "round {round}: {imaging}");
+    }
+}

@@ -439,7 +439,12 @@ async fn the_capability_statement_lists_what_the_department_serves() {
         .collect();
     assert_eq!(
         types,
-        ["Medication", "MedicationRequest", "MedicationDispense"]
+        [
+            "Medication",
+            "MedicationRequest",
+            "MedicationDispense",
+            "MedicationAdministration"
+        ]
     );
     assert_eq!(
         cs["rest"][0]["security"]["service"][0]["coding"][0]["code"],

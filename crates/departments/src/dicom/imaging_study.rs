@@ -40,6 +40,18 @@ pub(crate) async fn refresh(
     {
         return Ok(());
     }
+    crate::fhir::store_system_resource(dept, "ImagingStudy", study_uid, || {
+        build(dept, ring, study_uid)
+    })
+    .await
+}
+
+/// The ImagingStudy of the study's stored instances; `None` when it has none.
+async fn build(
+    dept: &Department,
+    ring: &Keyring,
+    study_uid: &str,
+) -> Result<Option<Value>, FhirError> {
     let mut instances = Vec::new();
     for row in dept
         .store()
@@ -49,7 +61,7 @@ pub(crate) async fn refresh(
         instances.push(open_instance(dept, ring, &row).await?);
     }
     let Some(first) = instances.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let study = &first.meta.json;
     let mut series_uids: Vec<&str> = instances.iter().map(|i| i.meta.series.as_str()).collect();
@@ -117,5 +129,5 @@ pub(crate) async fn refresh(
     {
         ids.push(json!({"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}]}, "value": acc}));
     }
-    crate::fhir::store_system_resource(dept, "ImagingStudy", study_uid, &resource).await
+    Ok(Some(resource))
 }

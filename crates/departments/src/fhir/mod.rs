@@ -338,29 +338,60 @@ async fn dispatch(
     }
 }
 
-/// Store a resource the department itself maintains (the ImagingStudy of a DICOM study):
-/// create or update `rtype/id`, retrying once if a concurrent write won.
-pub(crate) async fn store_system_resource(
+/// Store a resource the department itself maintains (the ImagingStudy of a DICOM study),
+/// built by `build` from the current state of the store (`None`: nothing to store).
+///
+/// Concurrent requests (a modality storing one study's instances on several connections)
+/// each rebuild it after their own write. Each attempt reads the resource's version before
+/// `build` reads the store and commits only over that version; an attempt that lost is
+/// rebuilt from the store again. The last commit therefore saw every write that finished
+/// before it, and no request's instance goes missing from the resource.
+pub(crate) async fn store_system_resource<F, Fut>(
     dept: &Department,
     rtype: &str,
     id: &str,
-    resource: &serde_json::Value,
-) -> Result<(), FhirError> {
+    build: F,
+) -> Result<(), FhirError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<serde_json::Value>, FhirError>>,
+{
+    const ATTEMPTS: u32 = 16;
     let headers = HeaderMap::new();
     let ctx = FhirContext {
         dept,
         ring: dept.keyring().await?,
         headers: &headers,
     };
-    let doc = resource::ResourceDoc::parse(
-        &serde_json::to_vec(resource).unwrap_or_default(),
-        &dept.config().limits,
-    )?;
-    for attempt in 0..2 {
-        let (prepared, _) = interactions::update_prepared(&ctx, rtype, id, &doc, None).await?;
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            // Let the request that won finish; spread the retries of the others.
+            let jitter = u64::from(rand::random::<u8>() % 8);
+            tokio::time::sleep(std::time::Duration::from_millis(
+                1 + jitter * u64::from(attempt.min(4)),
+            ))
+            .await;
+        }
+        let before = interactions::current(&ctx, rtype, id)
+            .await?
+            .filter(|o| !o.deleted)
+            .map(|o| o.version);
+        let Some(resource) = build().await? else {
+            return Ok(());
+        };
+        let doc = resource::ResourceDoc::parse(
+            &serde_json::to_vec(&resource).unwrap_or_default(),
+            &dept.config().limits,
+        )?;
+        let prepared = match interactions::update_prepared(&ctx, rtype, id, &doc, before).await {
+            Ok((prepared, _)) => prepared,
+            // Changed between the version read and now: build again.
+            Err(e) if e.status == StatusCode::PRECONDITION_FAILED => continue,
+            Err(e) => return Err(e),
+        };
         match dept.store().commit(vec![prepared.write]).await {
             Ok(_) => return Ok(()),
-            Err(crate::store::StoreError::Conflict) if attempt == 0 => continue,
+            Err(crate::store::StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }

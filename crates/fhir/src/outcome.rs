@@ -188,6 +188,19 @@ impl OperationOutcome {
     /// shows it to the user) and into an `informational` issue, so it survives clients that
     /// show only diagnostics.
     pub fn to_json(&self) -> Value {
+        json!({ "resourceType": "OperationOutcome", "issue": self.issues_json() })
+    }
+
+    /// The outcome as FHIR JSON text, `resourceType` first as FHIR JSON is written (a JSON
+    /// object's keys are otherwise printed in sorted order).
+    pub fn to_json_string(&self) -> String {
+        format!(
+            r#"{{"resourceType":"OperationOutcome","issue":{}}}"#,
+            Value::Array(self.issues_json())
+        )
+    }
+
+    fn issues_json(&self) -> Vec<Value> {
         let mut issues: Vec<Value> = self.issues.iter().map(issue_json).collect();
         if let Some(id) = &self.request_id {
             if let Some(Value::Object(first)) = issues.first_mut() {
@@ -204,12 +217,7 @@ impl OperationOutcome {
                 "diagnostics": format!("request id {id}"),
             }));
         }
-        json!({ "resourceType": "OperationOutcome", "issue": issues })
-    }
-
-    /// The outcome as FHIR JSON text.
-    pub fn to_json_string(&self) -> String {
-        self.to_json().to_string()
+        issues
     }
 }
 
@@ -243,6 +251,12 @@ mod tests {
             .with_request_id("req-1");
         let json = outcome.to_json();
         assert_eq!(json["resourceType"], "OperationOutcome");
+        let text = outcome.to_json_string();
+        assert!(
+            text.starts_with(r#"{"resourceType":"OperationOutcome","issue":[{"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json);
         let first = &json["issue"][0];
         assert_eq!(first["severity"], "error");
         assert_eq!(first["code"], "throttled");

@@ -945,10 +945,9 @@ async fn store_and_retrieve_dicom(client: &mut Client, findings: &mut Findings) 
     identical
 }
 
-/// Start `wardgate serve`, log in, send the whole corpus; every refusal or change, apart from
-/// the Bundles refused by design (returned), is a failure that names the requests and the
-/// gateway's reasons.
-async fn corpus_through_the_gateway() -> (usize, usize, usize, Refused) {
+/// `wardgate serve` on the default policy (rate limits lifted) and its embedded stores, and
+/// a client logged in as a physician. Keep the first two alive as long as the client.
+async fn serve_on_sqlite_and_log_in() -> (tempfile::TempDir, Served, Client) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("wardgate.toml"), test_policy()).unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -957,6 +956,14 @@ async fn corpus_through_the_gateway() -> (usize, usize, usize, Refused) {
     let data = dir.path().join("data");
     let mut client = Client::new(served.public, &data.join("ca.pem"));
     client.log_in(&data, None).await;
+    (dir, served, client)
+}
+
+/// Start `wardgate serve`, log in, send the whole corpus; every refusal or change, apart from
+/// the Bundles refused by design (returned), is a failure that names the requests and the
+/// gateway's reasons.
+async fn corpus_through_the_gateway() -> (usize, usize, usize, Refused) {
+    let (_dir, _served, mut client) = serve_on_sqlite_and_log_in().await;
     let departments = departments_by_type();
     let mut findings = Findings::default();
 
@@ -1032,14 +1039,7 @@ async fn the_whole_corpus_goes_through_the_gateway_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_patch_goes_through_the_gateway() {
     const PATCH_JSON: &str = "application/json-patch+json";
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wardgate.toml"), test_policy()).unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    add_physician(dir.path(), &[]);
-    let served = start(dir.path(), &[]);
-    let data = dir.path().join("data");
-    let mut client = Client::new(served.public, &data.join("ca.pem"));
-    client.log_in(&data, None).await;
+    let (_dir, _served, mut client) = serve_on_sqlite_and_log_in().await;
 
     let path = "/emergency/fhir/Observation/patch-e2e";
     let observation = r#"{"resourceType":"Observation","id":"patch-e2e","status":"preliminary","code":{"text":"Heart rate"},"subject":{"reference":"Patient/obrien"},"valueQuantity":{"value":88,"unit":"/min"}}"#;

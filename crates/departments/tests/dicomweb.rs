@@ -346,3 +346,51 @@ async fn instances_of_one_study_stored_in_parallel_all_reach_the_imaging_study()
         assert_eq!(imaging["numberOfInstances"], 4, "round {round}: {imaging}");
     }
 }
+
+/// The ImagingStudy kept up to date one instance at a time is the one built from every
+/// stored instance: same series in the same order, same instances, same counts.
+#[tokio::test]
+async fn the_imaging_study_grown_per_instance_equals_the_one_built_from_the_store() {
+    let t = sqlite_department("radiology").await;
+    let d = &t.dept;
+    let files = corpus();
+    let study = "1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1";
+    let mut cr: Vec<&[u8]> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("patient-doe-archibald/cr"))
+        .map(|(_, b)| b.as_slice())
+        .collect();
+    assert_eq!(cr.len(), 3, "three series of one study");
+    cr.reverse();
+    let stow = |file: &[u8]| {
+        let body = stow_body(&[file]);
+        async move {
+            let r = send(
+                d,
+                "POST",
+                "/dicom-web/studies",
+                &[("content-type", STOW_TYPE)],
+                body,
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+        }
+    };
+    for file in &cr {
+        stow(file).await;
+    }
+    let path = format!("/fhir/ImagingStudy/{study}");
+    let without_meta = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("meta");
+        v
+    };
+    let grown = without_meta(json(&send(d, "GET", &path, &[], "").await));
+    assert_eq!(grown["numberOfSeries"], 3);
+    assert_eq!(grown["numberOfInstances"], 3);
+
+    // Deleted, it is built again from every stored instance at the next STOW.
+    assert_eq!(send(d, "DELETE", &path, &[], "").await.status(), 204);
+    stow(cr[0]).await;
+    let built = without_meta(json(&send(d, "GET", &path, &[], "").await));
+    assert_eq!(grown, built);
+}

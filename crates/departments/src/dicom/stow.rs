@@ -157,6 +157,7 @@ pub(crate) async fn store(
     let mut stored = Vec::new();
     let mut failed = Vec::new();
     let mut studies = Vec::new();
+    let mut added = Vec::new();
     for (part, instance) in parts.iter().zip(instances) {
         let Some(instance) = instance else {
             failed.push(json!({"00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}}));
@@ -218,10 +219,12 @@ pub(crate) async fn store(
         if !studies.contains(&instance.study_uid) {
             studies.push(instance.study_uid.clone());
         }
+        added.push(meta);
         stored.push(reference(None));
     }
     for study in &studies {
-        imaging_study::refresh(dept, ring, study).await?;
+        let of_study: Vec<&StoredMeta> = added.iter().filter(|m| m.study == *study).collect();
+        imaging_study::refresh(dept, ring, study, &of_study).await?;
     }
     let status = match (stored.is_empty(), failed.is_empty()) {
         (_, true) if !stored.is_empty() => StatusCode::OK,

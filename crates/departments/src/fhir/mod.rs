@@ -339,7 +339,8 @@ async fn dispatch(
 }
 
 /// Store a resource the department itself maintains (the ImagingStudy of a DICOM study),
-/// built by `build` from the current state of the store (`None`: nothing to store).
+/// made by `build` from its current content (`None` if it does not exist or is deleted) and
+/// the store; `build` answering `None` stores nothing.
 ///
 /// Concurrent requests (a modality storing one study's instances on several connections)
 /// each rebuild it after their own write. Each attempt reads the resource's version before
@@ -353,7 +354,7 @@ pub(crate) async fn store_system_resource<F, Fut>(
     build: F,
 ) -> Result<(), FhirError>
 where
-    F: Fn() -> Fut,
+    F: Fn(Option<serde_json::Value>) -> Fut,
     Fut: Future<Output = Result<Option<serde_json::Value>, FhirError>>,
 {
     const ATTEMPTS: u32 = 16;
@@ -372,11 +373,12 @@ where
             ))
             .await;
         }
-        let before = interactions::current(&ctx, rtype, id)
+        let current = interactions::current(&ctx, rtype, id)
             .await?
-            .filter(|o| !o.deleted)
-            .map(|o| o.version);
-        let Some(resource) = build().await? else {
+            .filter(|o| !o.deleted);
+        let before = current.as_ref().map(|o| o.version);
+        let content = current.and_then(|o| serde_json::from_slice(&o.json).ok());
+        let Some(resource) = build(content).await? else {
             return Ok(());
         };
         let doc = resource::ResourceDoc::parse(

@@ -7,39 +7,18 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use common::{json, send};
-use wardgate_departments::dicom::multipart;
-use wardgate_departments::{Department, DepartmentConfig, MasterKey, StoreConfig};
-
-const STOW_TYPE: &str = "multipart/related; type=\"application/dicom\"; boundary=stow-boundary";
-
-fn stow_body(files: &[&[u8]]) -> Vec<u8> {
-    let parts: Vec<(String, &[u8])> = files
-        .iter()
-        .map(|f| ("application/dicom".to_owned(), *f))
-        .collect();
-    multipart::write("stow-boundary", &parts)
-}
+use common::{STOW_TYPE, json, open_with, send, stow_body};
+use wardgate_departments::{Department, DepartmentConfig};
 
 fn read(relative: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)).expect(relative)
 }
 
 async fn radiology(dir: &std::path::Path, max_instance_bytes: usize) -> Department {
-    let master = Arc::new(MasterKey::load_or_create(dir).expect("master key"));
     let mut config = DepartmentConfig::with_defaults("radiology", "https://wardgate.test");
     config.max_instance_bytes = max_instance_bytes;
-    let store = StoreConfig::Sqlite {
-        data_dir: dir.to_owned(),
-    }
-    .open("radiology")
-    .await
-    .expect("store");
-    Department::open(config, store, master)
-        .await
-        .expect("department")
+    open_with(dir, config).await
 }
 
 /// The peak resident memory of this process so far, in bytes (Linux).

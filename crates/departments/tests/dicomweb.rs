@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{json, send, sqlite_department};
+use common::{STOW_TYPE, json, send, sqlite_department, stow_body, without_meta};
 use wardgate_departments::dicom::multipart;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -36,16 +36,6 @@ fn index() -> Vec<Vec<String>> {
         .skip(1)
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
-}
-
-const STOW_TYPE: &str = "multipart/related; type=\"application/dicom\"; boundary=stow-boundary";
-
-fn stow_body(files: &[&[u8]]) -> Vec<u8> {
-    let parts: Vec<(String, &[u8])> = files
-        .iter()
-        .map(|f| ("application/dicom".to_owned(), *f))
-        .collect();
-    multipart::write("stow-boundary", &parts)
 }
 
 fn single_part(response: &http::Response<bytes::Bytes>) -> Vec<Vec<u8>> {
@@ -380,10 +370,6 @@ async fn the_imaging_study_grown_per_instance_equals_the_one_built_from_the_stor
         stow(file).await;
     }
     let path = format!("/fhir/ImagingStudy/{study}");
-    let without_meta = |mut v: serde_json::Value| {
-        v.as_object_mut().unwrap().remove("meta");
-        v
-    };
     let grown = without_meta(json(&send(d, "GET", &path, &[], "").await));
     assert_eq!(grown["numberOfSeries"], 3);
     assert_eq!(grown["numberOfInstances"], 3);

@@ -25,15 +25,21 @@ pub async fn open_in(
     name: &str,
     resource_types: Option<Vec<String>>,
 ) -> Department {
-    let master = Arc::new(MasterKey::load_or_create(dir).expect("master key"));
     let mut config = DepartmentConfig::with_defaults(name, "https://wardgate.test");
     if let Some(types) = resource_types {
         config.resource_types = types;
     }
+    open_with(dir, config).await
+}
+
+/// A department with `config` on its SQLite file in `dir`.
+pub async fn open_with(dir: &std::path::Path, config: DepartmentConfig) -> Department {
+    let name = config.name.clone();
+    let master = Arc::new(MasterKey::load_or_create(dir).expect("master key"));
     let store = StoreConfig::Sqlite {
         data_dir: dir.to_owned(),
     }
-    .open(name)
+    .open(&name)
     .await
     .expect("store");
     Department::open(config, store, master)
@@ -79,4 +85,16 @@ pub fn without_meta(mut value: Value) -> Value {
         map.remove("meta");
     }
     value
+}
+
+/// The content type of a STOW-RS request whose body [`stow_body`] wrote.
+pub const STOW_TYPE: &str = "multipart/related; type=\"application/dicom\"; boundary=stow-boundary";
+
+/// A STOW-RS body carrying `files`, one part each.
+pub fn stow_body(files: &[&[u8]]) -> Vec<u8> {
+    let parts: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|f| ("application/dicom".to_owned(), *f))
+        .collect();
+    wardgate_departments::dicom::multipart::write("stow-boundary", &parts)
 }

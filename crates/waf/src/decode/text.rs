@@ -14,42 +14,62 @@ pub struct NormalisedText<'a> {
 /// Drop NUL bytes and invisible characters, map whitespace substitutes (`\t`, `\v`, NBSP,
 /// the Unicode spaces) to a space and fullwidth ASCII (`＜`) to ASCII.
 pub fn normalise_text(input: &str) -> NormalisedText<'_> {
-    let plain = input.bytes().all(|b| (0x20..0x7F).contains(&b));
-    if plain {
+    // Most text has nothing to normalise: find the first character that changes, if any.
+    let first_change = if input.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        None
+    } else {
+        input
+            .char_indices()
+            .find(|(_, c)| mapping(*c) != Mapping::Keep)
+            .map(|(at, _)| at)
+    };
+    let Some(at) = first_change else {
         return NormalisedText {
             text: Cow::Borrowed(input),
             had_nul: false,
         };
-    }
+    };
     let mut out = String::with_capacity(input.len());
+    out.push_str(input.get(..at).unwrap_or(""));
     let mut had_nul = false;
-    for c in input.chars() {
-        match c {
-            '\0' => had_nul = true,
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}' => {}
-            '\t'
-            | '\u{0B}'
-            | '\u{0C}'
-            | '\u{A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}' => out.push(' '),
-            '\u{FF01}'..='\u{FF5E}' => {
-                out.push(char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c));
-            }
-            other => out.push(other),
+    for c in input.get(at..).unwrap_or("").chars() {
+        match mapping(c) {
+            Mapping::Keep => out.push(c),
+            Mapping::Drop => had_nul |= c == '\0',
+            Mapping::To(to) => out.push(to),
         }
     }
-    let text = if out == input {
-        Cow::Borrowed(input)
-    } else {
-        Cow::Owned(out)
-    };
-    NormalisedText { text, had_nul }
+    NormalisedText {
+        text: Cow::Owned(out),
+        had_nul,
+    }
+}
+
+/// What normalisation does with one character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mapping {
+    Keep,
+    Drop,
+    To(char),
+}
+
+fn mapping(c: char) -> Mapping {
+    match c {
+        '\0' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}' => Mapping::Drop,
+        '\t'
+        | '\u{0B}'
+        | '\u{0C}'
+        | '\u{A0}'
+        | '\u{1680}'
+        | '\u{2000}'..='\u{200A}'
+        | '\u{2028}'
+        | '\u{2029}'
+        | '\u{202F}'
+        | '\u{205F}'
+        | '\u{3000}' => Mapping::To(' '),
+        '\u{FF01}'..='\u{FF5E}' => Mapping::To(char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c)),
+        _ => Mapping::Keep,
+    }
 }
 
 #[cfg(test)]

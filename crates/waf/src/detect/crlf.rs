@@ -27,6 +27,13 @@ fn is_break(c: char) -> bool {
 
 /// Judge one value.
 pub(crate) fn detect(value: &str, strictness: Strictness, findings: &mut Vec<Finding>) {
+    // Every break is `\r`, `\n` or a non-ASCII character: ASCII text without them is one line.
+    if !value
+        .bytes()
+        .any(|b| b == b'\r' || b == b'\n' || !b.is_ascii())
+    {
+        return;
+    }
     let mut lines = value.split(is_break);
     let Some(_first) = lines.next() else {
         return;

@@ -241,6 +241,10 @@ static FILES: Needles = Needles::new(&[
     b"/.sh_history",
     b"/.mysql_history",
     b"/.psql_history",
+]);
+
+/// More of them (a set holds 64 at most).
+static MORE_FILES: Needles = Needles::new(&[
     b"/.viminfo",
     b"/.kshrc",
     b"/.tcshrc",
@@ -254,10 +258,11 @@ static FILES: Needles = Needles::new(&[
 ]);
 
 /// Files only an attacker asks for, anywhere in the value (lower-cased): the first of
-/// [`FILES`] that occurs.
+/// [`FILES`], then of [`MORE_FILES`], that occurs.
 fn sensitive_file(bytes: &[u8]) -> Option<(u16, (usize, usize))> {
     FILES
         .first_listed(bytes)
+        .or_else(|| MORE_FILES.first_listed(bytes))
         .map(|(f, at)| (5, (at, at + f.len())))
         .or_else(|| split_pair(bytes))
 }

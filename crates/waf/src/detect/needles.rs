@@ -6,35 +6,37 @@
 //! continue with the next) leave only the needles worth comparing. The answer is the same as
 //! [`super::ascii::find_ci`] for each needle: which needles occur and where each first does.
 
-/// Needles at most in one set (the bits of a `u128`).
-const MAX_NEEDLES: usize = 128;
+use super::ascii::find_ci;
+
+/// Needles at most in one set (the bits of a `u64`).
+const MAX_NEEDLES: usize = 64;
 
 /// A needle list with its lookup tables, built at compile time.
 pub(crate) struct Needles {
     needles: &'static [&'static [u8]],
     /// Bit `i` of `first[b]`: needle `i` starts with `b` (either ASCII case).
-    first: [u128; 256],
+    first: [u64; 256],
     /// Bit `i` of `second[b]`: needle `i` has `b` as its second byte (either ASCII case).
-    second: [u128; 256],
+    second: [u64; 256],
 }
 
-/// Which needles of a set occur in one text, and where each first starts.
-pub(crate) struct Found {
-    mask: u128,
-    at: [u32; MAX_NEEDLES],
+/// Which needles of a set occur in one text.
+pub(crate) struct Found<'h> {
+    mask: u64,
+    haystack: &'h [u8],
 }
 
 impl Needles {
     /// Tables for `needles` (each at least two bytes, at most [`MAX_NEEDLES`] of them).
     pub(crate) const fn new(needles: &'static [&'static [u8]]) -> Needles {
         assert!(needles.len() <= MAX_NEEDLES, "too many needles for one set");
-        let mut first = [0u128; 256];
-        let mut second = [0u128; 256];
+        let mut first = [0u64; 256];
+        let mut second = [0u64; 256];
         let mut i = 0;
         while i < needles.len() {
             let needle = needles[i];
             assert!(needle.len() >= 2, "needles are at least two bytes");
-            let bit = 1u128 << i;
+            let bit = 1u64 << i;
             first[needle[0].to_ascii_lowercase() as usize] |= bit;
             first[needle[0].to_ascii_uppercase() as usize] |= bit;
             second[needle[1].to_ascii_lowercase() as usize] |= bit;
@@ -48,30 +50,41 @@ impl Needles {
         }
     }
 
-    /// Every needle's first occurrence in `haystack`, ignoring ASCII case.
-    pub(crate) fn find_all(&self, haystack: &[u8]) -> Found {
-        let mut found = Found {
-            mask: 0,
-            at: [0; MAX_NEEDLES],
+    /// Which needles occur in `haystack`, ignoring ASCII case.
+    pub(crate) fn find_all<'h>(&self, haystack: &'h [u8]) -> Found<'h> {
+        let mut mask = 0u64;
+        let Some((&head, rest)) = haystack.split_first() else {
+            return Found { mask, haystack };
         };
-        for (pos, pair) in haystack.windows(2).enumerate() {
-            let mut candidates =
-                self.first[usize::from(pair[0])] & self.second[usize::from(pair[1])] & !found.mask;
-            while candidates != 0 {
-                let index = candidates.trailing_zeros() as usize;
-                candidates &= candidates - 1;
-                let matches = self.needles.get(index).is_some_and(|needle| {
-                    haystack
-                        .get(pos..pos + needle.len())
-                        .is_some_and(|window| window.eq_ignore_ascii_case(needle))
-                });
-                if matches {
-                    found.mask |= 1 << index;
-                    found.at[index] = u32::try_from(pos).unwrap_or(u32::MAX);
-                }
+        // Needles that may start at the previous byte, narrowed by the byte after it.
+        let mut starting = self.first[usize::from(head)];
+        for (pos, &b) in rest.iter().enumerate() {
+            let candidates = starting & self.second[usize::from(b)] & !mask;
+            starting = self.first[usize::from(b)];
+            if candidates != 0 {
+                mask |= self.confirm(haystack, pos, candidates);
             }
         }
-        found
+        Found { mask, haystack }
+    }
+
+    /// Which of `candidates` really start at `pos`.
+    #[inline(never)]
+    fn confirm(&self, haystack: &[u8], pos: usize, mut candidates: u64) -> u64 {
+        let mut confirmed = 0;
+        while candidates != 0 {
+            let index = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let matches = self.needles.get(index).is_some_and(|needle| {
+                haystack
+                    .get(pos..pos + needle.len())
+                    .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+            });
+            if matches {
+                confirmed |= 1 << index;
+            }
+        }
+        confirmed
     }
 
     /// The first needle in list order that occurs in `haystack`, and where it first starts.
@@ -81,7 +94,7 @@ impl Needles {
     }
 }
 
-impl Found {
+impl Found<'_> {
     /// The needles found, in list order: index in the list, needle, where it first starts.
     pub(crate) fn iter<'s>(
         &'s self,
@@ -95,14 +108,15 @@ impl Found {
             let index = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let needle = set.needles.get(index)?;
-            Some((index, *needle, self.at[index] as usize))
+            // Needles are rarely found: where one first starts is looked up only then.
+            let at = find_ci(self.haystack, needle)?;
+            Some((index, *needle, at))
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::ascii::find_ci;
     use super::*;
 
     static SET: Needles = Needles::new(&[b"etc/passwd", b"id_rsa", b"/.ssh/", b"ss", b"php://"]);

@@ -206,6 +206,18 @@ impl Lexer<'_> {
 
     fn plain_char(&mut self) {
         let rest = self.b.get(self.at..).unwrap_or(b"");
+        // Most bytes are ASCII: no UTF-8 decoding, no Unicode lower-casing.
+        if let Some(&b) = rest.first()
+            && b.is_ascii()
+        {
+            let w = self.word();
+            w.upper |= b.is_ascii_uppercase();
+            if w.text.len() < MAX_WORD {
+                w.text.push(char::from(b.to_ascii_lowercase()));
+            }
+            self.at += 1;
+            return;
+        }
         let (c, len) = match std::str::from_utf8(rest.get(..rest.len().min(4)).unwrap_or(b"")) {
             Ok(s) => s
                 .chars()

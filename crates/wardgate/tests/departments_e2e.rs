@@ -12,7 +12,7 @@
 //! loading the whole corpus from one address would otherwise measure the rate limiter.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{address_after, lines, wait_for_line};
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use wardgate_departments::dicom::multipart;
 
@@ -75,32 +76,6 @@ fn department_for(departments: &[(String, Vec<String>)], rtype: &str) -> String 
         .iter()
         .find(|(_, types)| types.iter().any(|t| t == rtype))
         .map_or_else(|| "record".to_owned(), |(name, _)| name.clone())
-}
-
-fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    receiver
-}
-
-fn wait_for_line(receiver: &Receiver<String>, contains: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = receiver.recv_timeout(Duration::from_millis(200)) {
-            if line.contains(contains) {
-                return line;
-            }
-            seen.push(line);
-        }
-    }
-    panic!("no line containing {contains:?}; seen: {seen:#?}");
 }
 
 fn wardgate(dir: &Path) -> Command {
@@ -180,12 +155,11 @@ fn start(dir: &Path, extra: &[String]) -> Served {
         .spawn()
         .expect("wardgate serve");
     let stdout = lines(child.stdout.take().unwrap());
-    let listening = wait_for_line(&stdout, "wardgate is listening on https://");
-    let rest = &listening[listening.find("https://").unwrap() + "https://".len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '/')
-        .collect();
+    let listening = wait_for_line(
+        &stdout,
+        "wardgate is listening on https://",
+        &mut Vec::new(),
+    );
     // Keep draining stdout so the server never blocks on a full pipe.
     let (sender, drained) = channel();
     std::thread::spawn(move || {
@@ -195,7 +169,7 @@ fn start(dir: &Path, extra: &[String]) -> Served {
     });
     Served {
         child,
-        public: addr.parse().unwrap(),
+        public: address_after(&listening, "https://"),
         _stdout: drained,
     }
 }
@@ -256,26 +230,7 @@ impl Client {
 
     async fn connect(&mut self) -> &mut SendRequest<Full<Bytes>> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(&self.ca).unwrap() {
-                roots.add(cert.unwrap()).unwrap();
-            }
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(ServerName::try_from("localhost").unwrap(), tcp)
-                .await
-                .unwrap();
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                .await
-                .unwrap();
-            tokio::spawn(conn);
+            let sender = common::tls_connection(self.addr, &self.ca).await;
             self.sender = Some(sender);
         }
         self.sender.as_mut().unwrap()

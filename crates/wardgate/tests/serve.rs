@@ -1,18 +1,18 @@
 //! `wardgate serve` as an operator runs it: a child process on a fresh temp data folder.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{address_after, lines, wait_for_line};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 
 /// The child and its output lines as they come.
 struct Served {
@@ -21,40 +21,6 @@ struct Served {
     stderr: Receiver<String>,
     public: SocketAddr,
     admin: SocketAddr,
-}
-
-fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    receiver
-}
-
-fn wait_for_line(receiver: &Receiver<String>, contains: &str, seen: &mut Vec<String>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(line) = receiver.recv_timeout(Duration::from_millis(200)) {
-            seen.push(line.clone());
-            if line.contains(contains) {
-                return line;
-            }
-        }
-    }
-    panic!("no line containing {contains:?}; seen: {seen:#?}");
-}
-
-fn address_after(line: &str, marker: &str) -> SocketAddr {
-    let rest = &line[line.find(marker).unwrap() + marker.len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '/')
-        .collect();
-    addr.parse().unwrap_or_else(|e| panic!("{addr:?}: {e}"))
 }
 
 fn start(dir: &Path) -> Served {
@@ -114,26 +80,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let mut sender = common::tls_connection(addr, ca).await;
     let mut request = http::Request::builder()
         .method(method)
         .uri(path)

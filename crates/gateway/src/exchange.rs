@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{Method, Version};
+use http::{HeaderValue, Method, Version};
 
 use crate::decision::Decision;
+use crate::pipeline::ConnectionInfo;
 use wardgate_identity::Principal;
 use wardgate_pki::DeviceIdentity;
 
@@ -132,6 +133,10 @@ pub struct WafRecord {
 pub struct Exchange {
     /// The request id, echoed in `X-Request-Id` and in every refusal.
     pub request_id: String,
+    /// The request id as a header value, for the client's answer and the upstream.
+    pub request_id_header: Option<HeaderValue>,
+    /// The connection the request came on.
+    pub connection: Arc<ConnectionInfo>,
     /// Wall-clock time the request head was read.
     pub received_at: SystemTime,
     /// Monotonic start, for durations.
@@ -172,18 +177,19 @@ impl Exchange {
     /// A new exchange for a request whose head has just been read.
     pub fn begin(
         request_id: String,
-        peer: SocketAddr,
-        device: Option<Arc<DeviceIdentity>>,
+        connection: Arc<ConnectionInfo>,
         parts: (&Method, &http::Uri, Version),
         policy_version: u64,
     ) -> Self {
         let (method, uri, version) = parts;
         Exchange {
+            request_id_header: HeaderValue::from_str(&request_id).ok(),
             request_id,
             received_at: SystemTime::now(),
             started: Instant::now(),
-            peer,
-            device,
+            peer: connection.peer,
+            device: connection.device.clone(),
+            connection,
             principal: None,
             authorization: None,
             waf: None,

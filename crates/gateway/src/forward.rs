@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -185,10 +185,10 @@ pub(crate) async fn to_department(
             };
             let whole = whole_body(body, progress, limits).await?;
             crate::upstream::strip_hop_by_hop(&mut parts.headers);
-            if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
+            if let Some(id) = &exchange.request_id_header {
                 parts
                     .headers
-                    .insert(crate::pipeline::X_REQUEST_ID.clone(), id);
+                    .insert(crate::pipeline::X_REQUEST_ID.clone(), id.clone());
             }
             let response = service
                 .handle(department, Request::from_parts(parts, whole))
@@ -197,9 +197,9 @@ pub(crate) async fn to_department(
         }
         UpstreamTarget::Url(base) => {
             let forwarding = Forwarding {
-                peer: exchange.peer,
+                client: &exchange.connection.forwarding,
                 host: host.as_deref(),
-                request_id: &exchange.request_id,
+                request_id: exchange.request_id_header.as_ref(),
             };
             let request = Request::from_parts(parts, body);
             match shared

@@ -23,6 +23,7 @@ mod error;
 mod exchange;
 mod firewall;
 mod forward;
+mod json_line;
 mod listener;
 mod metrics;
 pub mod pipeline;

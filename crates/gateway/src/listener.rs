@@ -116,7 +116,7 @@ async fn serve_connection(
         .and_then(|leaf| DeviceIdentity::from_der(leaf).ok())
         .map(Arc::new);
     let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
-    let info = Arc::new(ConnectionInfo { peer, device });
+    let info = Arc::new(ConnectionInfo::new(peer, device));
     let service_shared = Arc::clone(shared);
     let activity = Arc::new(Activity::default());
     let service_activity = Arc::clone(&activity);
@@ -125,7 +125,7 @@ async fn serve_connection(
         let info = Arc::clone(&info);
         let in_progress = service_activity.begin();
         async move {
-            let response = pipeline::run(&shared, &info, request).await;
+            let response = pipeline::run(&shared, info, request).await;
             drop(in_progress);
             response
         }

@@ -42,6 +42,7 @@ use crate::firewall::{Firewall, Inspected, Placement};
 use crate::forward::{self, ReadRequest};
 use crate::record::PendingRecord;
 use crate::server::Shared;
+use crate::upstream::ClientForwarding;
 use wardgate_pki::DeviceIdentity;
 
 /// The phases whose checks are not implemented yet; the record lists them so nobody reads
@@ -55,6 +56,22 @@ pub struct ConnectionInfo {
     pub peer: SocketAddr,
     /// The verified device certificate's identity, if the client presented one.
     pub device: Option<Arc<DeviceIdentity>>,
+    /// The client's rate-limit identity ([`client_key`]).
+    client_key: String,
+    /// What the upstream is told about the client.
+    pub(crate) forwarding: ClientForwarding,
+}
+
+impl ConnectionInfo {
+    /// A connection from `peer`, with its device certificate's identity if it presented one.
+    pub fn new(peer: SocketAddr, device: Option<Arc<DeviceIdentity>>) -> Self {
+        ConnectionInfo {
+            peer,
+            device,
+            client_key: client_key(peer.ip()),
+            forwarding: ClientForwarding::new(peer),
+        }
+    }
 }
 
 /// Go on, or end the exchange with a decision.
@@ -72,7 +89,7 @@ enum Destination<'p> {
 /// Run one exchange through every phase and answer it.
 pub(crate) async fn run(
     shared: &Shared,
-    connection: &ConnectionInfo,
+    connection: Arc<ConnectionInfo>,
     request: Request<Incoming>,
 ) -> Result<Response<RecordedBody>, Infallible> {
     // One policy snapshot for the whole exchange: a reload never mixes two policies.
@@ -81,8 +98,7 @@ pub(crate) async fn run(
     let request_id = request_id(request.headers());
     let mut exchange = Exchange::begin(
         request_id,
-        connection.peer,
-        connection.device.clone(),
+        connection,
         (request.method(), request.uri(), request.version()),
         active.version,
     );
@@ -413,7 +429,7 @@ async fn admit(
     let Ok(limit) = RateLimit::new(configured.rate_per_second, configured.burst) else {
         return Ok(());
     };
-    let key = format!("{} {scope}", client_key(exchange.peer.ip()));
+    let key = format!("{} {scope}", exchange.connection.client_key);
     match shared.rate_limits.check(&key, limit).await {
         Ok(RateDecision::Allowed) => Ok(()),
         Ok(RateDecision::Limited { retry_after }) => {
@@ -542,8 +558,8 @@ fn respond(exchange: &Exchange, mut response: Response<ResponseBody>) -> Respons
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(id) = HeaderValue::from_str(&exchange.request_id) {
-        headers.insert(X_REQUEST_ID.clone(), id);
+    if let Some(id) = &exchange.request_id_header {
+        headers.insert(X_REQUEST_ID.clone(), id.clone());
     }
     if exchange
         .decision
@@ -640,8 +656,7 @@ mod tests {
     fn exchange(principal: Option<wardgate_identity::Principal>) -> Exchange {
         let mut exchange = Exchange::begin(
             "r1".to_owned(),
-            "127.0.0.1:5555".parse().unwrap(),
-            None,
+            Arc::new(ConnectionInfo::new("127.0.0.1:5555".parse().unwrap(), None)),
             (
                 &http::Method::GET,
                 &"/bench/fhir/Patient/1".parse().unwrap(),

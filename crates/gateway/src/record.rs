@@ -8,13 +8,15 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use wardgate_policy::AuditSink;
 
 use crate::body::{BodyProgress, OnBodyDone};
 use crate::error::GatewayError;
 use crate::exchange::{Exchange, Phase};
+use crate::json_line::{
+    push_bool, push_hex, push_key, push_number, push_opt_str, push_socket_addr, push_str,
+    push_str_array, push_time,
+};
 use crate::metrics::GatewayMetrics;
 
 /// Where exchange records go: standard output, standard error or a file (appended).
@@ -39,16 +41,21 @@ impl ExchangeLog {
 
     /// Write one record line.
     pub fn write_line(&self, line: &[u8]) {
+        self.write_all(&[line, b"\n"]);
+    }
+
+    /// Write `parts` one after the other, under one lock.
+    fn write_all(&self, parts: &[&[u8]]) {
         let mut writer = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // A full disk must not stop clinical traffic; the failure is logged.
-        if let Err(error) = writer
-            .write_all(line)
-            .and_then(|()| writer.write_all(b"\n"))
-        {
-            tracing::error!(%error, "cannot write the exchange record");
+        for part in parts {
+            // A full disk must not stop clinical traffic; the failure is logged.
+            if let Err(error) = writer.write_all(part) {
+                tracing::error!(%error, "cannot write the exchange record");
+                return;
+            }
         }
     }
 
@@ -101,90 +108,39 @@ impl OnBodyDone for PendingRecord {
         self.metrics
             .exchange(department, self.status, code, duration);
         let bytes_in = self.request_body.as_ref().map_or(0, |p| p.received());
-        let line = record_line(&self.exchange, self.status, bytes_in, bytes_sent, complete);
-        self.log.write_line(&line);
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            write_record(
+                line,
+                &self.exchange,
+                self.status,
+                bytes_in,
+                bytes_sent,
+                complete,
+            );
+            line.push(b'\n');
+            self.log.write_all(&[line]);
+            // An unusually long record (a long refusal reason) does not keep its memory.
+            if line.capacity() > MAX_KEPT_LINE {
+                *line = Vec::with_capacity(LINE_CAPACITY);
+            }
+        });
     }
 }
 
-/// One exchange record as written: borrowed from the exchange, serialized directly (no
-/// intermediate JSON tree: this runs once per request).
-#[derive(serde::Serialize)]
-struct Record<'a> {
-    time: String,
-    request_id: &'a str,
-    client: String,
-    device: Option<DeviceRecord<'a>>,
-    principal: PrincipalRecord<'a>,
-    authorization: Option<AuthorizationView<'a>>,
-    waf: Option<WafView<'a>>,
-    department: Option<&'a str>,
-    route: Option<&'a str>,
-    method: &'a str,
-    path: &'a str,
-    query: &'a [String],
-    http: &'static str,
-    status: u16,
-    decision: &'static str,
-    code: Option<&'static str>,
-    reason: Option<&'a str>,
-    bytes_in: u64,
-    bytes_out: u64,
-    complete: bool,
-    policy_version: u64,
-    // Then, written by `push_tail`: phases, not_enforced, duration_us.
+/// The room a record line usually needs.
+const LINE_CAPACITY: usize = 2048;
+/// The most a thread keeps between records.
+const MAX_KEPT_LINE: usize = 64 * 1024;
+
+thread_local! {
+    /// The record line of this thread, reused from one exchange to the next.
+    static LINE: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(LINE_CAPACITY));
 }
 
-/// Who asked: `"anonymous"`, or who (never the token: its `jti` only).
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum PrincipalRecord<'a> {
-    Anonymous(&'static str),
-    Known {
-        subject: &'a str,
-        name: &'a str,
-        kind: &'static str,
-        issuer: &'a str,
-        roles: &'a [String],
-        client_id: Option<&'a str>,
-        token_id: Option<&'a str>,
-    },
-}
-
-#[derive(serde::Serialize)]
-struct AuthorizationView<'a> {
-    rule: &'static str,
-    reason: &'a str,
-    break_glass: Option<&'a str>,
-    patient: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct WafView<'a> {
-    outcome: &'static str,
-    mode: &'static str,
-    score: u32,
-    threshold: u32,
-    rule: Option<&'a str>,
-    class: Option<&'static str>,
-    location: Option<&'a str>,
-    excerpt: Option<&'a str>,
-    findings: usize,
-    allowed_by: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct DeviceRecord<'a> {
-    name: &'a str,
-    zone: &'a str,
-    subject: &'a str,
-    fingerprint: String,
-    serial: &'a str,
-}
-
-/// The end of the record, written by hand: `"phases"` as a JSON object in pipeline order
-/// (`{"read": {"verdict": .., "us": ..}, ..}`), `"not_enforced"` and `"duration_us"`. Phase
-/// and verdict names are fixed ASCII words needing no escaping; serializing them through
-/// serde was a third of the record's cost, paid on every request.
+/// The end of the record: `"phases"` as a JSON object in pipeline order
+/// (`{"read": {"verdict": .., "us": ..}, ..}`), `"not_enforced"` and `"duration_us"`.
 fn push_tail(line: &mut Vec<u8>, exchange: &Exchange) {
     line.extend_from_slice(b",\"phases\":{");
     for (index, phase) in Phase::ALL.into_iter().enumerate() {
@@ -204,9 +160,7 @@ fn push_tail(line: &mut Vec<u8>, exchange: &Exchange) {
         if index > 0 {
             line.push(b',');
         }
-        line.push(b'"');
-        line.extend_from_slice(phase.as_bytes());
-        line.push(b'"');
+        push_str(line, phase);
     }
     line.extend_from_slice(b"],\"duration_us\":");
     push_number(line, micros(exchange.started.elapsed()));
@@ -215,21 +169,6 @@ fn push_tail(line: &mut Vec<u8>, exchange: &Exchange) {
 
 fn micros(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// A number in decimal, as JSON writes it.
-fn push_number(line: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    line.extend_from_slice(&digits[at..]);
 }
 
 fn version_name(version: http::Version) -> &'static str {
@@ -243,109 +182,180 @@ fn version_name(version: http::Version) -> &'static str {
     }
 }
 
-/// The record of one exchange, as one line of JSON.
-pub fn record_line(
+/// Append the record of one exchange to `line`, as one JSON object (no newline). The fields,
+/// their order and their JSON are the record's format (docs/operations.md, "Logs").
+pub fn write_record(
+    line: &mut Vec<u8>,
     exchange: &Exchange,
     status: u16,
     bytes_in: u64,
     bytes_out: u64,
     complete: bool,
-) -> Vec<u8> {
-    let decision = exchange.decision.as_ref();
-    let record = Record {
-        time: OffsetDateTime::from(exchange.received_at)
-            .format(&Rfc3339)
-            .unwrap_or_default(),
-        request_id: &exchange.request_id,
-        client: exchange.peer.to_string(),
-        device: exchange.device.as_deref().map(|d| DeviceRecord {
-            name: &d.name,
-            zone: &d.zone,
-            subject: &d.subject,
-            fingerprint: d.fingerprint.to_string(),
-            serial: &d.serial,
-        }),
-        principal: match exchange.principal.as_deref() {
-            None => PrincipalRecord::Anonymous("anonymous"),
-            Some(p) => PrincipalRecord::Known {
-                subject: &p.subject,
-                name: &p.name,
-                kind: match p.kind {
+) {
+    line.extend_from_slice(b"{\"time\":");
+    push_time(line, exchange.received_at);
+    push_key(line, "request_id");
+    push_str(line, &exchange.request_id);
+    push_key(line, "client");
+    push_socket_addr(line, exchange.peer);
+    push_key(line, "device");
+    match exchange.device.as_deref() {
+        None => line.extend_from_slice(b"null"),
+        Some(device) => {
+            line.extend_from_slice(b"{\"name\":");
+            push_str(line, &device.name);
+            push_key(line, "zone");
+            push_str(line, &device.zone);
+            push_key(line, "subject");
+            push_str(line, &device.subject);
+            push_key(line, "fingerprint");
+            push_hex(line, &device.fingerprint.0);
+            push_key(line, "serial");
+            push_str(line, &device.serial);
+            line.push(b'}');
+        }
+    }
+    push_key(line, "principal");
+    match exchange.principal.as_deref() {
+        None => line.extend_from_slice(b"\"anonymous\""),
+        Some(p) => {
+            line.extend_from_slice(b"{\"subject\":");
+            push_str(line, &p.subject);
+            push_key(line, "name");
+            push_str(line, &p.name);
+            push_key(line, "kind");
+            push_str(
+                line,
+                match p.kind {
                     wardgate_identity::PrincipalKind::User => "user",
                     wardgate_identity::PrincipalKind::Service => "service",
                 },
-                issuer: &p.issuer,
-                roles: &p.roles,
-                client_id: p.client_id.as_deref(),
-                token_id: p.token_id.as_deref(),
-            },
-        },
-        authorization: exchange.authorization.as_ref().map(|a| AuthorizationView {
-            rule: a.rule,
-            reason: &a.reason,
-            break_glass: a.break_glass.as_deref(),
-            patient: a.patient.as_deref(),
-        }),
-        waf: exchange.waf.as_ref().map(|w| WafView {
-            outcome: w.outcome,
-            mode: w.mode,
-            score: w.score,
-            threshold: w.threshold,
-            rule: w.rule.as_deref(),
-            class: w.class,
-            location: w.location.as_deref(),
-            excerpt: w.excerpt.as_deref(),
-            findings: w.findings,
-            allowed_by: w.allowed_by.as_deref(),
-        }),
-        department: exchange.department.as_deref(),
-        route: exchange.route.as_deref(),
-        method: exchange.method.as_str(),
-        path: &exchange.path,
-        query: &exchange.query_names,
-        http: version_name(exchange.version),
-        status,
-        decision: if decision.is_some() {
+            );
+            push_key(line, "issuer");
+            push_str(line, &p.issuer);
+            push_key(line, "roles");
+            push_str_array(line, &p.roles);
+            push_key(line, "client_id");
+            push_opt_str(line, p.client_id.as_deref());
+            push_key(line, "token_id");
+            push_opt_str(line, p.token_id.as_deref());
+            line.push(b'}');
+        }
+    }
+    push_key(line, "authorization");
+    match exchange.authorization.as_ref() {
+        None => line.extend_from_slice(b"null"),
+        Some(a) => {
+            line.extend_from_slice(b"{\"rule\":");
+            push_str(line, a.rule);
+            push_key(line, "reason");
+            push_str(line, &a.reason);
+            push_key(line, "break_glass");
+            push_opt_str(line, a.break_glass.as_deref());
+            push_key(line, "patient");
+            push_opt_str(line, a.patient.as_deref());
+            line.push(b'}');
+        }
+    }
+    push_key(line, "waf");
+    match exchange.waf.as_ref() {
+        None => line.extend_from_slice(b"null"),
+        Some(w) => {
+            line.extend_from_slice(b"{\"outcome\":");
+            push_str(line, w.outcome);
+            push_key(line, "mode");
+            push_str(line, w.mode);
+            push_key(line, "score");
+            push_number(line, u64::from(w.score));
+            push_key(line, "threshold");
+            push_number(line, u64::from(w.threshold));
+            push_key(line, "rule");
+            push_opt_str(line, w.rule.as_deref());
+            push_key(line, "class");
+            push_opt_str(line, w.class);
+            push_key(line, "location");
+            push_opt_str(line, w.location.as_deref());
+            push_key(line, "excerpt");
+            push_opt_str(line, w.excerpt.as_deref());
+            push_key(line, "findings");
+            push_number(line, w.findings as u64);
+            push_key(line, "allowed_by");
+            push_opt_str(line, w.allowed_by.as_deref());
+            line.push(b'}');
+        }
+    }
+    push_key(line, "department");
+    push_opt_str(line, exchange.department.as_deref());
+    push_key(line, "route");
+    push_opt_str(line, exchange.route.as_deref());
+    push_key(line, "method");
+    push_str(line, exchange.method.as_str());
+    push_key(line, "path");
+    push_str(line, &exchange.path);
+    push_key(line, "query");
+    push_str_array(line, &exchange.query_names);
+    push_key(line, "http");
+    push_str(line, version_name(exchange.version));
+    push_key(line, "status");
+    push_number(line, u64::from(status));
+    let decision = exchange.decision.as_ref();
+    push_key(line, "decision");
+    push_str(
+        line,
+        if decision.is_some() {
             "refused"
         } else {
             "forwarded"
         },
-        code: decision.map(|d| d.code),
-        reason: decision.map(|d| d.reason.as_str()),
-        bytes_in,
-        bytes_out,
-        complete,
-        policy_version: exchange.policy_version,
-    };
-    let mut line = Vec::with_capacity(1024);
-    // Serializing plain strings and numbers cannot fail; an empty line would show if it did.
-    if serde_json::to_writer(&mut line, &record).is_err() || line.pop() != Some(b'}') {
-        return Vec::new();
-    }
-    push_tail(&mut line, exchange);
-    line
+    );
+    push_key(line, "code");
+    push_opt_str(line, decision.map(|d| d.code));
+    push_key(line, "reason");
+    push_opt_str(line, decision.map(|d| d.reason.as_str()));
+    push_key(line, "bytes_in");
+    push_number(line, bytes_in);
+    push_key(line, "bytes_out");
+    push_number(line, bytes_out);
+    push_key(line, "complete");
+    push_bool(line, complete);
+    push_key(line, "policy_version");
+    push_number(line, exchange.policy_version);
+    push_tail(line, exchange);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    #[test]
-    fn the_record_is_one_json_object_with_every_phase_in_order() {
-        let mut exchange = Exchange::begin(
+    fn record_line(exchange: &Exchange, status: u16, bytes_in: u64, bytes_out: u64) -> Vec<u8> {
+        let mut line = Vec::new();
+        write_record(&mut line, exchange, status, bytes_in, bytes_out, true);
+        line
+    }
+
+    fn exchange(peer: &str, uri: &str) -> Exchange {
+        Exchange::begin(
             "r1".to_owned(),
-            "127.0.0.1:5555".parse().unwrap(),
-            None,
+            Arc::new(crate::pipeline::ConnectionInfo::new(
+                peer.parse().unwrap(),
+                None,
+            )),
             (
                 &http::Method::GET,
-                &"/bench/fhir/Patient/1?_elements=name".parse().unwrap(),
+                &uri.parse().unwrap(),
                 http::Version::HTTP_11,
             ),
             3,
-        );
+        )
+    }
+
+    #[test]
+    fn the_record_is_one_json_object_with_every_phase_in_order() {
+        let mut exchange = exchange("127.0.0.1:5555", "/bench/fhir/Patient/1?_elements=name");
         exchange.timings[Phase::Forward as usize] = std::time::Duration::from_micros(1234);
         exchange.verdicts[Phase::Forward as usize] = crate::exchange::PhaseVerdict::Passed;
-        let line = record_line(&exchange, 200, 0, 71, true);
+        let line = record_line(&exchange, 200, 0, 71);
         let record: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(record["request_id"], "r1");
         assert_eq!(record["status"], 200);
@@ -361,13 +371,234 @@ mod tests {
             .map(|p| text.find(&format!("\"{}\":{{", p.name())).unwrap())
             .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
-        assert_eq!(push_number_text(0), "0");
-        assert_eq!(push_number_text(u64::MAX), u64::MAX.to_string());
     }
 
-    fn push_number_text(value: u64) -> String {
-        let mut line = Vec::new();
-        push_number(&mut line, value);
-        String::from_utf8(line).unwrap()
+    /// Every field, with text that needs escaping: the hand-written record is byte for byte
+    /// what serializing the record through serde wrote before.
+    #[test]
+    fn the_record_reads_as_the_serde_record_did() {
+        let anonymous = exchange("[2001:db8::1]:443", "/bench/fhir/Patient");
+        let mut full = exchange(
+            "10.1.2.3:40000",
+            "/bench/fhir/Observation?patient=p1&code=x&flag&=v",
+        );
+        full.device = Some(Arc::new(wardgate_pki::DeviceIdentity {
+            subject: "CN=monitor \"7\"".to_owned(),
+            name: "monitor-7".to_owned(),
+            zone: "icu".to_owned(),
+            fingerprint: wardgate_pki::CertificateFingerprint([0xab; 32]),
+            serial: "0a:1b".to_owned(),
+            not_after: time::OffsetDateTime::UNIX_EPOCH,
+        }));
+        full.principal = Some(Arc::new(wardgate_identity::Principal {
+            subject: "u1".to_owned(),
+            name: "dr. o'brien \\ \"nights\"".to_owned(),
+            kind: wardgate_identity::PrincipalKind::Service,
+            issuer: "https://gw.example".to_owned(),
+            roles: vec!["physician".to_owned(), "é∑".to_owned()],
+            departments: vec![],
+            scopes: Default::default(),
+            patient: None,
+            zone: None,
+            auth_time: 0,
+            amr: vec![],
+            training_valid_until: None,
+            break_glass: None,
+            token_id: Some("t1".to_owned()),
+            session_id: None,
+            client_id: None,
+        }));
+        full.authorization = Some(crate::exchange::AuthorizationRecord {
+            rule: "authz.allow.scope",
+            reason: "line one\nline two\ttab \u{1}".to_owned(),
+            break_glass: Some("bg-1".to_owned()),
+            patient: None,
+        });
+        full.waf = Some(crate::exchange::WafRecord {
+            outcome: "blocked",
+            mode: "block",
+            score: 9,
+            threshold: 5,
+            rule: Some("sqli.tautology".to_owned()),
+            class: Some("sqli"),
+            location: Some("query:code".to_owned()),
+            excerpt: Some("' OR \"1\"=\"1\" --\r\n\u{7f}".to_owned()),
+            findings: 2,
+            allowed_by: None,
+        });
+        full.department = Some("bench".to_owned());
+        full.route = Some("/bench/fhir/".to_owned());
+        full.decision = Some(crate::decision::Decision::waf_blocked(
+            "blocked: \"sqli\"".to_owned(),
+        ));
+        full.received_at = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_nanos(1_795_939_210_120_000_000);
+        for (exchange, status) in [(&anonymous, 200), (&full, 403)] {
+            let line = record_line(exchange, status, 12, 345);
+            let text = String::from_utf8(line).unwrap();
+            let head = &text[..text.find(",\"phases\":").unwrap()];
+            assert_eq!(
+                head,
+                reference::head(exchange, status, 12, 345, true),
+                "{text}"
+            );
+            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        }
+    }
+
+    /// The record as it was written through serde (before `write_record`), up to `phases`.
+    mod reference {
+        use crate::exchange::Exchange;
+        use time::OffsetDateTime;
+        use time::format_description::well_known::Rfc3339;
+
+        #[derive(serde::Serialize)]
+        struct Record<'a> {
+            time: String,
+            request_id: &'a str,
+            client: String,
+            device: Option<DeviceRecord<'a>>,
+            principal: PrincipalRecord<'a>,
+            authorization: Option<AuthorizationView<'a>>,
+            waf: Option<WafView<'a>>,
+            department: Option<&'a str>,
+            route: Option<&'a str>,
+            method: &'a str,
+            path: &'a str,
+            query: &'a [String],
+            http: &'static str,
+            status: u16,
+            decision: &'static str,
+            code: Option<&'static str>,
+            reason: Option<&'a str>,
+            bytes_in: u64,
+            bytes_out: u64,
+            complete: bool,
+            policy_version: u64,
+        }
+
+        #[derive(serde::Serialize)]
+        #[serde(untagged)]
+        enum PrincipalRecord<'a> {
+            Anonymous(&'static str),
+            Known {
+                subject: &'a str,
+                name: &'a str,
+                kind: &'static str,
+                issuer: &'a str,
+                roles: &'a [String],
+                client_id: Option<&'a str>,
+                token_id: Option<&'a str>,
+            },
+        }
+
+        #[derive(serde::Serialize)]
+        struct AuthorizationView<'a> {
+            rule: &'static str,
+            reason: &'a str,
+            break_glass: Option<&'a str>,
+            patient: Option<&'a str>,
+        }
+
+        #[derive(serde::Serialize)]
+        struct WafView<'a> {
+            outcome: &'static str,
+            mode: &'static str,
+            score: u32,
+            threshold: u32,
+            rule: Option<&'a str>,
+            class: Option<&'static str>,
+            location: Option<&'a str>,
+            excerpt: Option<&'a str>,
+            findings: usize,
+            allowed_by: Option<&'a str>,
+        }
+
+        #[derive(serde::Serialize)]
+        struct DeviceRecord<'a> {
+            name: &'a str,
+            zone: &'a str,
+            subject: &'a str,
+            fingerprint: String,
+            serial: &'a str,
+        }
+
+        pub(super) fn head(
+            exchange: &Exchange,
+            status: u16,
+            bytes_in: u64,
+            bytes_out: u64,
+            complete: bool,
+        ) -> String {
+            let decision = exchange.decision.as_ref();
+            let record = Record {
+                time: OffsetDateTime::from(exchange.received_at)
+                    .format(&Rfc3339)
+                    .unwrap_or_default(),
+                request_id: &exchange.request_id,
+                client: exchange.peer.to_string(),
+                device: exchange.device.as_deref().map(|d| DeviceRecord {
+                    name: &d.name,
+                    zone: &d.zone,
+                    subject: &d.subject,
+                    fingerprint: d.fingerprint.to_string(),
+                    serial: &d.serial,
+                }),
+                principal: match exchange.principal.as_deref() {
+                    None => PrincipalRecord::Anonymous("anonymous"),
+                    Some(p) => PrincipalRecord::Known {
+                        subject: &p.subject,
+                        name: &p.name,
+                        kind: match p.kind {
+                            wardgate_identity::PrincipalKind::User => "user",
+                            wardgate_identity::PrincipalKind::Service => "service",
+                        },
+                        issuer: &p.issuer,
+                        roles: &p.roles,
+                        client_id: p.client_id.as_deref(),
+                        token_id: p.token_id.as_deref(),
+                    },
+                },
+                authorization: exchange.authorization.as_ref().map(|a| AuthorizationView {
+                    rule: a.rule,
+                    reason: &a.reason,
+                    break_glass: a.break_glass.as_deref(),
+                    patient: a.patient.as_deref(),
+                }),
+                waf: exchange.waf.as_ref().map(|w| WafView {
+                    outcome: w.outcome,
+                    mode: w.mode,
+                    score: w.score,
+                    threshold: w.threshold,
+                    rule: w.rule.as_deref(),
+                    class: w.class,
+                    location: w.location.as_deref(),
+                    excerpt: w.excerpt.as_deref(),
+                    findings: w.findings,
+                    allowed_by: w.allowed_by.as_deref(),
+                }),
+                department: exchange.department.as_deref(),
+                route: exchange.route.as_deref(),
+                method: exchange.method.as_str(),
+                path: &exchange.path,
+                query: &exchange.query_names,
+                http: crate::record::version_name(exchange.version),
+                status,
+                decision: if decision.is_some() {
+                    "refused"
+                } else {
+                    "forwarded"
+                },
+                code: decision.map(|d| d.code),
+                reason: decision.map(|d| d.reason.as_str()),
+                bytes_in,
+                bytes_out,
+                complete,
+                policy_version: exchange.policy_version,
+            };
+            let mut text = serde_json::to_string(&record).unwrap();
+            text.pop();
+            text
+        }
     }
 }

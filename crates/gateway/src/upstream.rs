@@ -2,7 +2,7 @@
 //! rewriting a reverse proxy owes both sides.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -180,12 +180,66 @@ fn upstream_uri(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
 
 /// What the upstream is told about the client.
 pub struct Forwarding<'a> {
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// The client's connection, with its forwarding headers built once.
+    pub client: &'a ClientForwarding,
     /// The host the client asked for (Host or :authority), if it is safe to repeat.
     pub host: Option<&'a str>,
     /// The exchange's request id.
-    pub request_id: &'a str,
+    pub request_id: Option<&'a HeaderValue>,
+}
+
+/// The forwarding headers of one client connection, built at its first forwarded request
+/// rather than formatted anew for every request on it.
+#[derive(Debug)]
+pub struct ClientForwarding {
+    peer: SocketAddr,
+    /// `X-Forwarded-For`: the client's address.
+    x_forwarded_for: Option<HeaderValue>,
+    /// `Forwarded` and `X-Forwarded-Host` for the host the connection asked for first (one
+    /// host on nearly every connection; another host has its values built per request).
+    first_host: OnceLock<HostForwarding>,
+}
+
+/// The headers that depend on the host the client asked for.
+#[derive(Debug, Clone)]
+struct HostForwarding {
+    host: Option<Box<str>>,
+    forwarded: Option<HeaderValue>,
+    x_forwarded_host: Option<HeaderValue>,
+}
+
+impl ClientForwarding {
+    /// The forwarding headers of a connection from `peer`.
+    pub fn new(peer: SocketAddr) -> Self {
+        ClientForwarding {
+            peer,
+            x_forwarded_for: HeaderValue::from_str(&peer.ip().to_string()).ok(),
+            first_host: OnceLock::new(),
+        }
+    }
+
+    fn for_host(&self, host: Option<&str>) -> std::borrow::Cow<'_, HostForwarding> {
+        let first = self.first_host.get_or_init(|| self.build(host));
+        if first.host.as_deref() == host {
+            std::borrow::Cow::Borrowed(first)
+        } else {
+            std::borrow::Cow::Owned(self.build(host))
+        }
+    }
+
+    fn build(&self, host: Option<&str>) -> HostForwarding {
+        let mut forwarded = format!("for=\"{}\";proto=https", self.peer);
+        if let Some(host) = host {
+            forwarded.push_str(";host=\"");
+            forwarded.push_str(host);
+            forwarded.push('"');
+        }
+        HostForwarding {
+            host: host.map(Box::from),
+            forwarded: HeaderValue::from_str(&forwarded).ok(),
+            x_forwarded_host: host.and_then(|h| HeaderValue::from_str(h).ok()),
+        }
+    }
 }
 
 /// Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
@@ -203,6 +257,14 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Remove hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most requests carry none of them: one look over the names present instead of a removal
+    // (a hash and a probe) per name that might be.
+    let present = headers
+        .keys()
+        .any(|name| name == header::TRANSFER_ENCODING || HOP_BY_HOP.contains(name));
+    if !present {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -234,29 +296,24 @@ fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>)
     strip_hop_by_hop(headers);
     // hyper sets Host from the upstream URI, so virtual hosts on the upstream side work.
     headers.remove(header::HOST);
-    headers.remove(header::FORWARDED);
-    headers.remove(&X_FORWARDED_FOR);
-    headers.remove(&X_FORWARDED_HOST);
-    let ip = forwarding.peer.ip().to_string();
-    let mut forwarded = format!("for=\"{}\";proto=https", forwarding.peer);
-    if let Some(host) = forwarding.host {
-        forwarded.push_str(";host=\"");
-        forwarded.push_str(host);
-        forwarded.push('"');
-        if let Ok(value) = HeaderValue::from_str(host) {
-            headers.insert(X_FORWARDED_HOST.clone(), value);
-        }
-    }
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
-        headers.insert(header::FORWARDED, value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&ip) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
+    // What the client claimed is replaced (an insert removes every earlier value) or removed.
+    let client = forwarding.client;
+    let host = client.for_host(forwarding.host);
+    for (name, value) in [
+        (&X_FORWARDED_HOST, &host.x_forwarded_host),
+        (&header::FORWARDED, &host.forwarded),
+        (&X_FORWARDED_FOR, &client.x_forwarded_for),
+    ] {
+        match value {
+            Some(value) => headers.insert(name.clone(), value.clone()),
+            None => headers.remove(name),
+        };
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("https"));
-    if let Ok(value) = HeaderValue::from_str(forwarding.request_id) {
-        headers.insert(X_REQUEST_ID.clone(), value);
-    }
+    match forwarding.request_id {
+        Some(value) => headers.insert(X_REQUEST_ID.clone(), value.clone()),
+        None => headers.remove(&X_REQUEST_ID),
+    };
 }
 
 /// A host name is repeated to the upstream only if it is plainly a host (and optional port),
@@ -310,10 +367,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("10.9.9.9"));
         headers.insert("forwarded", HeaderValue::from_static("for=10.9.9.9"));
+        let client = ClientForwarding::new("127.0.0.1:5555".parse().unwrap());
+        let request_id = HeaderValue::from_static("r1");
         let forwarding = Forwarding {
-            peer: "127.0.0.1:5555".parse().unwrap(),
+            client: &client,
             host: Some("gw.example:8443"),
-            request_id: "r1",
+            request_id: Some(&request_id),
         };
         rewrite_request_headers(&mut headers, &forwarding);
         assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
@@ -322,6 +381,19 @@ mod tests {
             "for=\"127.0.0.1:5555\";proto=https;host=\"gw.example:8443\""
         );
         assert_eq!(headers["x-request-id"], "r1");
+        assert_eq!(headers["x-forwarded-host"], "gw.example:8443");
         assert_eq!(safe_host("evil\";for=1"), None);
+
+        // Another request on the same connection, without a host: its own values.
+        headers.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        let forwarding = Forwarding {
+            client: &client,
+            host: None,
+            request_id: None,
+        };
+        rewrite_request_headers(&mut headers, &forwarding);
+        assert_eq!(headers["forwarded"], "for=\"127.0.0.1:5555\";proto=https");
+        assert!(!headers.contains_key("x-forwarded-host"));
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
     }
 }

@@ -55,13 +55,30 @@ pub async fn send(
     uri: &str,
     body: impl Into<Bytes>,
 ) -> Response<Bytes> {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/fhir+json")
-        .body(body.into())
-        .expect("request");
-    dept.handle(request).await
+    send_with(
+        dept,
+        method,
+        uri,
+        &[("content-type", "application/fhir+json")],
+        body,
+    )
+    .await
+}
+
+/// A request with the given headers.
+pub async fn send_with(
+    dept: &Department,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Response<Bytes> {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    dept.handle(request.body(body.into()).expect("request"))
+        .await
 }
 
 /// The Synthea Patients and Observations of the corpus.

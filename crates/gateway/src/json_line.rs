@@ -13,31 +13,62 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (at, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            0x0c => b"\\f",
-            b'\r' => b"\\r",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..at]);
+    while let Some(offset) = first_to_escape(&bytes[start..]) {
+        let at = start + offset;
+        out.extend_from_slice(&bytes[start..at]);
+        let byte = bytes[at];
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[usize::from(byte >> 4)]);
                 out.push(HEX[usize::from(byte & 0x0f)]);
-                start = at + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..at]);
-        out.extend_from_slice(escape);
+        }
         start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether a byte must be escaped in a JSON string.
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The position of the first byte to escape, looking at eight bytes at a time: record
+/// strings rarely hold one, and a byte-by-byte look was most of the record's cost.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // A high bit is set in each lane that is below 0x20, a quote or a backslash (and
+        // possibly in a lane above one that is: the byte loop below finds the exact one).
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let is_quote = quote.wrapping_sub(ONES) & !quote;
+        let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
+        if (below_space | is_quote | is_backslash) & HIGHS != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..]
+        .iter()
+        .position(|&byte| needs_escape(byte))
+        .map(|position| offset + position)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -208,6 +239,27 @@ mod tests {
                 serde_json::to_string(sample).unwrap(),
                 "{sample:?}"
             );
+        }
+        // Every byte to escape at every place of a word, between plain and multi-byte text.
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '\u{7f}', 'é'] {
+            for at in 0..20 {
+                let sample: String = (0..20)
+                    .map(|i| {
+                        if i == at {
+                            special
+                        } else if i % 7 == 3 {
+                            '∑'
+                        } else {
+                            'a'
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    text(|out| push_str(out, &sample)),
+                    serde_json::to_string(&sample).unwrap(),
+                    "{sample:?}"
+                );
+            }
         }
     }
 

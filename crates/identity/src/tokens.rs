@@ -1,15 +1,16 @@
 //! wardgate's own access tokens: short-lived `EdDSA` JWTs with SMART claims.
 //!
 //! Verification is on every request, so it is cached: a token whose signature and claims were
-//! verified once is remembered by its SHA-256 until it expires, and later requests only redo
-//! the cheap checks (expiry, audience, revocation). The cache never outlives the token.
+//! verified once is remembered (the whole token, compared byte for byte) until it expires, and
+//! later requests only redo the cheap checks (expiry, audience, revocation). The cache never
+//! outlives the token.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::RwLock;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::keys::KeyRing;
 
@@ -141,7 +142,43 @@ pub fn sign(ring: &KeyRing, now: i64, claims: &AccessClaims) -> Option<String> {
 /// Verifies wardgate access tokens, with a cache of verified ones.
 #[derive(Debug, Default)]
 pub struct TokenVerifier {
-    cache: RwLock<HashMap<[u8; 32], std::sync::Arc<AccessClaims>>>,
+    /// Verified tokens, whole: a lookup hashes the token's end and compares it whole, so no
+    /// token is ever taken for another (a SHA-256 of the ~1 KB token as the key cost more than
+    /// the rest of the lookup on every request).
+    cache: RwLock<HashMap<Box<str>, std::sync::Arc<AccessClaims>, TailHash>>,
+}
+
+/// How many bytes of a token its cache hash reads: the end of its signature, which nobody
+/// can choose for a token that verifies (only verified tokens are cached), and which differs
+/// between any two tokens.
+const HASHED_TAIL: usize = 32;
+
+/// SipHash with a random key (as `HashMap`'s default) over the last [`HASHED_TAIL`] bytes of
+/// a key and its length, instead of over all of it.
+#[derive(Debug, Default, Clone)]
+struct TailHash(RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+/// The hasher of [`TailHash`].
+struct TailHasher(std::hash::DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write_usize(bytes.len());
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 impl TokenVerifier {
@@ -157,9 +194,8 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Ok(cache) = self.cache.read()
-            && let Some(claims) = cache.get(&digest)
+            && let Some(claims) = cache.get(token)
         {
             return if claims.exp <= now {
                 Err(TokenError::Expired)
@@ -178,7 +214,7 @@ impl TokenVerifier {
                     cache.clear();
                 }
             }
-            cache.insert(digest, claims.clone());
+            cache.insert(Box::from(token), claims.clone());
         }
         Ok(claims)
     }
@@ -213,4 +249,83 @@ pub fn verify_uncached(
 /// The FHIR base of `department` under `issuer` (the public origin).
 pub fn fhir_base(issuer: &str, department: &str) -> String {
     format!("{}/{department}/fhir", issuer.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyRing, generate};
+    use crate::seal::DataKey;
+
+    const ISSUER: &str = "https://wardgate.test";
+    const NOW: i64 = 1_800_000_000;
+
+    fn claims(name: &str) -> AccessClaims {
+        AccessClaims {
+            iss: ISSUER.to_owned(),
+            sub: "u1".to_owned(),
+            aud: vec![fhir_base(ISSUER, "emergency")],
+            exp: NOW + 300,
+            iat: NOW,
+            jti: "t1".to_owned(),
+            scope: "user/*.rs".to_owned(),
+            sid: None,
+            auth_time: NOW,
+            amr: vec!["pwd".to_owned(), "otp".to_owned()],
+            acr: "mfa".to_owned(),
+            name: name.to_owned(),
+            kind: "user".to_owned(),
+            roles: vec!["nurse".to_owned()],
+            departments: vec!["emergency".to_owned()],
+            zone: None,
+            patient: None,
+            training_valid_until: None,
+            btg: None,
+            client_id: None,
+        }
+    }
+
+    /// The cache hashes only a token's end: a token that shares that end (and its length)
+    /// with a cached one is still verified whole, never taken for the cached one.
+    #[test]
+    fn a_cached_token_is_found_only_by_the_whole_token() {
+        let data_key = DataKey::from_bytes(&[7u8; 32]).unwrap();
+        let ring =
+            KeyRing::from_records(&[generate(&data_key, NOW, NOW).unwrap()], &data_key).unwrap();
+        let verifier = TokenVerifier::default();
+        let token = sign(&ring, NOW, &claims("nurse.aaaa")).unwrap();
+        let verified = verifier.verify(&ring, ISSUER, &token, NOW).unwrap();
+        assert_eq!(verified.name, "nurse.aaaa");
+        // From the cache: the same claims.
+        let again = verifier.verify(&ring, ISSUER, &token, NOW).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&verified, &again));
+
+        // Another payload (same length) under the cached token's signature.
+        let other = sign(&ring, NOW, &claims("nurse.bbbb")).unwrap();
+        let (_, other_payload) = other.rsplit_once('.').unwrap().0.split_once('.').unwrap();
+        let (header, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let forged = format!("{header}.{other_payload}.{signature}");
+        assert_eq!(forged.len(), token.len());
+        assert_eq!(
+            forged[forged.len() - HASHED_TAIL..],
+            token[token.len() - HASHED_TAIL..]
+        );
+        assert_eq!(
+            verifier.verify(&ring, ISSUER, &forged, NOW).unwrap_err(),
+            TokenError::Signature
+        );
+
+        // The cache still answers for the token itself, and expiry still applies.
+        assert_eq!(
+            verifier.verify(&ring, ISSUER, &token, NOW).unwrap().name,
+            "nurse.aaaa"
+        );
+        assert_eq!(
+            verifier
+                .verify(&ring, ISSUER, &token, NOW + 300)
+                .unwrap_err(),
+            TokenError::Expired
+        );
+    }
 }

@@ -56,45 +56,7 @@ fn corpora(c: &mut Criterion) {
 fn typical(c: &mut Criterion) {
     let engine = Engine::new(EngineConfig::default());
     let clinical = load("fhir");
-    // The headers a clinical application sends with every request; they are inspected too.
-    let client_headers = [
-        (
-            "Authorization",
-            "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IjIwMjYtMTEifQ.eyJpc3MiOiJodHRwczovL3dhcmRnYXRlLmV4YW1wbGUub3JnL2F1dGgiLCJzdWIiOiJkci5vYnJpZW4iLCJzY29wZSI6InVzZXIvKi5ycyJ9.c2lnbmF0dXJlLW9mLWFuLWVzMjU2LXRva2Vu",
-        ),
-        (
-            "User-Agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-        ),
-        ("Accept", "application/fhir+json"),
-        ("X-Request-Id", "6f1c2b9e-3d4a-4f8e-9b7a-2c5d8e1f0a34"),
-    ];
-    let pick = |method: &str, path: &str, query: &str| {
-        let mut record = clinical
-            .iter()
-            .find(|r| r.method == method && r.path == path && r.query.starts_with(query))
-            .cloned()
-            .unwrap_or_else(|| panic!("no {method} {path}?{query} in the clinical set"));
-        for (name, value) in client_headers {
-            record.headers.insert(name.to_owned(), value.to_owned());
-        }
-        record
-    };
-    let cases = [
-        ("read", pick("GET", "/record/fhir/Binary/edge-bin-v2", "")),
-        (
-            "search",
-            pick("GET", "/laboratory/fhir/Observation", "patient="),
-        ),
-        (
-            "create-observation",
-            pick("POST", "/laboratory/fhir/Observation", ""),
-        ),
-        (
-            "form-search",
-            pick("POST", "/record/fhir/Patient/_search", ""),
-        ),
-    ];
+    let cases = corpus::clinical::typical(&clinical).expect("the typical requests are in the set");
     let mut group = c.benchmark_group("typical");
     for (name, record) in &cases {
         group.bench_function(*name, |b| {

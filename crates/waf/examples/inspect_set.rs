@@ -8,7 +8,8 @@
 //!
 //! Only `inspect_all` is counted (loading the corpus is not); divide the total instructions
 //! by the number of requests it prints. Sets: `clinical` (testdata/fhir as requests),
-//! `attacks` (the vendored WAF sample), or a path to a JSONL corpus.
+//! `attacks` (the vendored WAF sample), `typical` (the four requests of the criterion
+//! benchmark's `typical` group, with a client's headers), or a path to a JSONL corpus.
 
 use std::path::Path;
 
@@ -40,6 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 all.extend(corpus::read_jsonl(&testdata.join("waf").join(file))?);
             }
             all
+        }
+        "typical" => {
+            let clinical = corpus::clinical::load(&testdata.join("fhir"))?;
+            let typical = corpus::clinical::typical(&clinical).ok_or("no typical requests")?;
+            typical.into_iter().map(|(_, record)| record).collect()
         }
         path => corpus::read_jsonl(Path::new(path))?,
     };

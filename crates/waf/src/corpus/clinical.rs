@@ -193,6 +193,51 @@ fn routed_path(path: &str) -> String {
     }
 }
 
+/// The headers a clinical application sends with every request (a bearer token, a browser
+/// User-Agent, `Accept`, a request id): the benchmarks add them to the typical requests.
+pub const CLIENT_HEADERS: [(&str, &str); 4] = [
+    (
+        "Authorization",
+        "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IjIwMjYtMTEifQ.eyJpc3MiOiJodHRwczovL3dhcmRnYXRlLmV4YW1wbGUub3JnL2F1dGgiLCJzdWIiOiJkci5vYnJpZW4iLCJzY29wZSI6InVzZXIvKi5ycyJ9.c2lnbmF0dXJlLW9mLWFuLWVzMjU2LXRva2Vu",
+    ),
+    (
+        "User-Agent",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    ),
+    ("Accept", "application/fhir+json"),
+    ("X-Request-Id", "6f1c2b9e-3d4a-4f8e-9b7a-2c5d8e1f0a34"),
+];
+
+/// Four typical clinical requests taken from the set, with [`CLIENT_HEADERS`]: a read, a
+/// search, an Observation create and a form-encoded search; `None` when the set lacks one.
+pub fn typical(records: &[Record]) -> Option<Vec<(&'static str, Record)>> {
+    let pick = |method: &str, path: &str, query: &str| {
+        let mut record = records
+            .iter()
+            .find(|r| r.method == method && r.path == path && r.query.starts_with(query))?
+            .clone();
+        for (name, value) in CLIENT_HEADERS {
+            record.headers.insert(name.to_owned(), value.to_owned());
+        }
+        Some(record)
+    };
+    Some(vec![
+        ("read", pick("GET", "/record/fhir/Binary/edge-bin-v2", "")?),
+        (
+            "search",
+            pick("GET", "/laboratory/fhir/Observation", "patient=")?,
+        ),
+        (
+            "create-observation",
+            pick("POST", "/laboratory/fhir/Observation", "")?,
+        ),
+        (
+            "form-search",
+            pick("POST", "/record/fhir/Patient/_search", "")?,
+        ),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

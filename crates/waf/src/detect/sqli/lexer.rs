@@ -10,6 +10,9 @@ use super::keywords::{Kw, keyword};
 /// Tokens examined per context: enough for any injection's decisive prefix.
 pub(crate) const MAX_TOKENS: usize = 256;
 
+/// A value's tokens: short values (most of them) are lexed without a heap allocation.
+pub(crate) type Tokens = smallvec::SmallVec<[Token; 64]>;
+
 /// What an injection is appended to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Context {
@@ -96,7 +99,7 @@ pub(crate) struct Token {
 /// Lex `value` in `context` into `out` (cleared first). In a quoted context the first token is
 /// the string the application opened, closed by the input's first unescaped quote; returns
 /// false when the input never closes it (the context does not apply).
-pub(crate) fn lex(value: &str, context: Context, out: &mut Vec<Token>) -> bool {
+pub(crate) fn lex(value: &str, context: Context, out: &mut Tokens) -> bool {
     out.clear();
     let bytes = value.as_bytes();
     let mut lexer = Lexer {
@@ -137,7 +140,7 @@ fn string_end(bytes: &[u8], from: usize, quote: u8) -> Option<usize> {
 
 /// Whether U+FFFD (the replacement character) starts at `at`.
 fn is_replacement(b: &[u8], at: usize) -> bool {
-    b.get(at..at.saturating_add(3)) == Some(&[0xef, 0xbf, 0xbd][..])
+    matches!(b.get(at..), Some([0xef, 0xbf, 0xbd, ..]))
 }
 
 /// Where a number ends when the letters at `at` (after its digits) are a keyword that ends it,
@@ -173,7 +176,7 @@ fn number_before_keyword(b: &[u8], at: usize) -> Option<usize> {
 struct Lexer<'a, 'o> {
     bytes: &'a [u8],
     at: usize,
-    out: &'o mut Vec<Token>,
+    out: &'o mut Tokens,
     /// Inside `/*! ... */`: the closing `*/` is skipped, not a comment end.
     versioned: bool,
 }
@@ -532,7 +535,7 @@ mod tests {
     use super::*;
 
     fn kinds(value: &str, context: Context) -> Vec<Kind> {
-        let mut out = Vec::new();
+        let mut out = Tokens::new();
         assert!(lex(value, context, &mut out));
         out.iter().map(|t| t.kind).collect()
     }
@@ -564,7 +567,7 @@ mod tests {
                 Kind::Str { closed: false }
             ]
         );
-        let mut out = Vec::new();
+        let mut out = Tokens::new();
         assert!(!lex("no quote here", Context::Quoted(b'\''), &mut out));
     }
 
@@ -641,7 +644,7 @@ mod tests {
     #[test]
     fn token_count_is_capped() {
         let long = "1,".repeat(10_000);
-        let mut out = Vec::new();
+        let mut out = Tokens::new();
         lex(&long, Context::Bare, &mut out);
         assert_eq!(out.len(), MAX_TOKENS);
     }

@@ -23,7 +23,7 @@ mod tests;
 
 use super::{AttackClass, Finding};
 use keywords::{FnClass, Kw, function, keyword, system_catalog};
-use lexer::{Context, Kind, Token, lex};
+use lexer::{Context, Kind, Token, Tokens, lex};
 use walk::{State, Walk, statement_shape, walk, walk_list};
 
 /// The contexts tried for every value.
@@ -36,7 +36,7 @@ const CONTEXTS: [Context; 4] = [
 
 /// Judge one value for SQL injection.
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
-    let mut toks = Vec::new();
+    let mut toks = Tokens::new();
     let mut best: Option<Finding> = None;
     let src = value.as_bytes();
     for context in CONTEXTS {
@@ -527,13 +527,13 @@ fn judge_bare(w: &Walk, toks: &[Token], src: &[u8], first: usize, state: State) 
 /// the application's condition (the true / false pair of a blind probe). Text never starts
 /// with a connective and stops at a lone number or truth value.
 fn logic_and_constant(toks: &[Token], src: &[u8], first: usize) -> bool {
-    let code: Vec<&Token> = toks
+    let mut code = toks
         .iter()
         .skip(first)
-        .filter(|t| !matches!(t.kind, Kind::Comment { .. }))
-        .collect();
+        .filter(|t| !matches!(t.kind, Kind::Comment { .. }));
     let text = |t: &Token| src.get(t.start..t.end).unwrap_or(b"");
-    let [connective, constant] = code.as_slice() else {
+    // Exactly two code tokens.
+    let (Some(connective), Some(constant), None) = (code.next(), code.next(), code.next()) else {
         return false;
     };
     let logic = connective.kind == Kind::Op(lexer::Op::Logic)

@@ -5,6 +5,7 @@
 
 use super::keywords::{FnClass, Kw, Stmt, function, keyword, system_catalog};
 use super::lexer::{Kind, Op, Token};
+use smallvec::SmallVec;
 
 /// What the valid part of a token sequence contains.
 #[derive(Debug, Default, Clone)]
@@ -826,7 +827,7 @@ fn char_code(name: &[u8]) -> bool {
 /// Whether a statement keyword at `toks[at]` is followed by what that statement needs
 /// (`DROP TABLE`, `INSERT INTO`, `EXEC xp_cmdshell`, `WAITFOR DELAY '..'`, ...).
 pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt) -> bool {
-    let code: Vec<Token> = toks
+    let code: SmallVec<[Token; 4]> = toks
         .iter()
         .skip(at + 1)
         .filter(|t| !matches!(t.kind, Kind::Comment { .. } | Kind::Versioned))

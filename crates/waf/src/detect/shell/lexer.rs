@@ -206,16 +206,28 @@ impl Lexer<'_> {
 
     fn plain_char(&mut self) {
         let rest = self.b.get(self.at..).unwrap_or(b"");
-        // Most bytes are ASCII: no UTF-8 decoding, no Unicode lower-casing.
+        // Most bytes are ASCII: no UTF-8 decoding, no Unicode lower-casing. The ASCII bytes
+        // after it that every caller would also hand here (inside a word, `{`, `}` and `#`
+        // are plain too) are taken in the same step.
         if let Some(&b) = rest.first()
             && b.is_ascii()
         {
+            let run = 1 + rest
+                .get(1..)
+                .unwrap_or(b"")
+                .iter()
+                .take_while(|c| c.is_ascii() && !ends_plain_run(**c))
+                .count();
+            let text = rest.get(..run).unwrap_or(b"");
             let w = self.word();
-            w.upper |= b.is_ascii_uppercase();
-            if w.text.len() < MAX_WORD {
-                w.text.push(char::from(b.to_ascii_lowercase()));
-            }
-            self.at += 1;
+            w.upper |= text.iter().any(u8::is_ascii_uppercase);
+            let room = MAX_WORD.saturating_sub(w.text.len());
+            w.text.extend(
+                text.iter()
+                    .take(room)
+                    .map(|c| char::from(c.to_ascii_lowercase())),
+            );
+            self.at += run;
             return;
         }
         let (c, len) = match std::str::from_utf8(rest.get(..rest.len().min(4)).unwrap_or(b"")) {
@@ -381,6 +393,32 @@ impl Lexer<'_> {
             self.push_char('/');
         }
     }
+}
+
+/// Whether an ASCII byte is one that the lexer (outside or inside quotes) does not simply add
+/// to the current word: a separator, an operator, a quote, an escape or an expansion.
+fn ends_plain_run(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t'
+            | 0x0b
+            | 0x0c
+            | b'\n'
+            | b'\r'
+            | b';'
+            | b'&'
+            | b'|'
+            | b'>'
+            | b'<'
+            | b'('
+            | b')'
+            | b'`'
+            | b'\''
+            | b'"'
+            | b'\\'
+            | b'$'
+            | b'^'
+    )
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod json_line;
 mod listener;
 mod metrics;
 pub mod pipeline;
+mod pool;
 mod record;
 mod server;
 mod tls;

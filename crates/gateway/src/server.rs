@@ -62,6 +62,13 @@ impl Shared {
         &self.upstreams[worker.min(self.upstreams.len() - 1)]
     }
 
+    /// Close every worker's upstream connections that have been idle too long.
+    pub(crate) fn close_idle_upstreams(&self) {
+        for upstreams in &self.upstreams {
+            upstreams.close_idle();
+        }
+    }
+
     /// What was built from the policy version `active`, building it (and handing identity
     /// the access part of that policy) the first time an exchange sees a new version. A reload
     /// thus changes the firewall and the access rules with the policy, atomically per version.
@@ -192,7 +199,7 @@ impl Gateway {
             RuntimeModel::Shared => 1,
         };
         let upstreams = (0..workers)
-            .map(|_| Upstreams::new(&active.policy.upstream, Arc::clone(&upstream_tls)))
+            .map(|_| Upstreams::new(&upstream_tls))
             .collect();
         let shared = Arc::new(Shared {
             upstreams,
@@ -243,6 +250,7 @@ impl Gateway {
                         ticks = ticks.wrapping_add(1);
                         if ticks.is_multiple_of(50) {
                             flusher_shared.metrics.upkeep();
+                            flusher_shared.close_idle_upstreams();
                         }
                     }
                 }

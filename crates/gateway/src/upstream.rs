@@ -5,19 +5,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_pki_types::CertificateDer;
 use wardgate_policy::UpstreamSettings;
 
 use crate::body::{BodyProgress, ForwardBody};
 use crate::error::GatewayError;
+use crate::pool::{Pool, PoolError};
 
 /// Why forwarding failed.
 #[derive(Debug)]
@@ -30,12 +26,9 @@ pub enum ForwardError {
     Body,
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, ForwardBody>;
-
-/// The pooled client towards every upstream, rebuilt when the policy changes its settings.
+/// The pooled connections towards every upstream (one `Upstreams` per worker thread).
 pub struct Upstreams {
-    current: ArcSwap<(UpstreamSettings, HttpClient)>,
-    tls: Arc<rustls::ClientConfig>,
+    pool: Pool,
 }
 
 /// TLS towards `https://` upstreams: the hospital CAs given plus the public web roots.
@@ -59,42 +52,17 @@ pub fn upstream_tls(
     Ok(Arc::new(config))
 }
 
-fn build_client(settings: &UpstreamSettings, tls: &Arc<rustls::ClientConfig>) -> HttpClient {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(settings.connect_timeout));
-    http.set_nodelay(true);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(rustls::ClientConfig::clone(tls))
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(settings.pool_idle_per_host as usize)
-        .build(connector)
-}
-
 impl Upstreams {
-    /// A pool with the policy's settings.
-    pub fn new(settings: &UpstreamSettings, tls: Arc<rustls::ClientConfig>) -> Self {
-        let client = build_client(settings, &tls);
+    /// An empty pool; `tls` is used towards `https://` upstreams.
+    pub fn new(tls: &rustls::ClientConfig) -> Self {
         Upstreams {
-            current: ArcSwap::from_pointee((*settings, client)),
-            tls,
+            pool: Pool::new(tls),
         }
     }
 
-    fn client(&self, settings: &UpstreamSettings) -> HttpClient {
-        let current = self.current.load();
-        if current.0 == *settings {
-            return current.1.clone();
-        }
-        let client = build_client(settings, &self.tls);
-        self.current.store(Arc::new((*settings, client.clone())));
-        client
+    /// Close kept connections that have been idle too long (called every few seconds).
+    pub fn close_idle(&self) {
+        self.pool.close_idle();
     }
 
     /// Send `request` (path relative to the department) to the upstream at `base`.
@@ -106,10 +74,9 @@ impl Upstreams {
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
     ) -> Result<Response<Incoming>, ForwardError> {
-        *request.uri_mut() = upstream_uri(base, request.uri())?;
+        *request.uri_mut() = upstream_target(base, request.uri())?;
         *request.version_mut() = Version::HTTP_11;
         rewrite_request_headers(request.headers_mut(), forwarding);
-        let client = self.client(settings);
         // The response timeout runs from the end of the request body, not from its start:
         // a 2 GiB upload is not a slow upstream.
         let timeout = settings.response_timeout;
@@ -118,22 +85,19 @@ impl Upstreams {
             tokio::time::sleep(timeout).await;
         };
         let answer = tokio::select! {
-            answer = client.request(request) => Some(answer),
+            answer = self.pool.send(settings, base, request) => Some(answer),
             () = deadline => None,
         };
         let response = match answer {
             None => return Err(ForwardError::Timeout(timeout)),
-            Some(Err(error)) if error.is_connect() => {
+            Some(Err(PoolError::Connect)) => {
                 let authority = authority_of(base);
                 return Err(ForwardError::Unavailable(format!(
                     "cannot connect to {authority}"
                 )));
             }
-            Some(Err(error)) => {
-                let body_failed = std::error::Error::source(&error).is_some_and(|source| {
-                    source.downcast_ref::<crate::body::BodyError>().is_some()
-                });
-                if body_failed {
+            Some(Err(PoolError::Exchange(error))) => {
+                if caused_by_body(&error) {
                     return Err(ForwardError::Body);
                 }
                 let authority = authority_of(base);
@@ -150,14 +114,27 @@ impl Upstreams {
     }
 }
 
+/// Whether the request body (a limit, or the client) broke the exchange.
+fn caused_by_body(error: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<crate::body::BodyError>().is_some() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn authority_of(uri: &Uri) -> String {
     uri.authority().map_or_else(String::new, |a| a.to_string())
 }
 
-/// The upstream URI: the upstream's base path followed by the request's path below its
-/// department, and the query unchanged (`/emergency/fhir/Patient?x=1` with upstream
-/// `http://h:8080/base` becomes `http://h:8080/base/fhir/Patient?x=1`).
-fn upstream_uri(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
+/// The request target for the upstream, in origin form: the upstream's base path followed by
+/// the request's path below its department, and the query unchanged
+/// (`/emergency/fhir/Patient?x=1` with upstream `http://h:8080/base` becomes
+/// `/base/fhir/Patient?x=1`; the upstream's host goes in `Host`).
+fn upstream_target(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
     let base_path = base.path().trim_end_matches('/');
     let mut path_and_query = String::with_capacity(base_path.len() + relative.path().len() + 32);
     path_and_query.push_str(base_path);
@@ -166,15 +143,8 @@ fn upstream_uri(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
         path_and_query.push('?');
         path_and_query.push_str(query);
     }
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = base.scheme().cloned();
-    parts.authority = base.authority().cloned();
-    parts.path_and_query = Some(
-        path_and_query
-            .parse()
-            .map_err(|_| ForwardError::Unavailable("cannot form the upstream URI".into()))?,
-    );
-    Uri::from_parts(parts)
+    path_and_query
+        .parse()
         .map_err(|_| ForwardError::Unavailable("cannot form the upstream URI".into()))
 }
 
@@ -332,17 +302,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_uri_keeps_the_base_path_and_the_query() {
+    fn upstream_target_keeps_the_base_path_and_the_query() {
         let base: Uri = "http://127.0.0.1:8080/base/".parse().unwrap();
         let relative: Uri = "/fhir/Patient?name=x".parse().unwrap();
         assert_eq!(
-            upstream_uri(&base, &relative).unwrap(),
-            "http://127.0.0.1:8080/base/fhir/Patient?name=x"
+            upstream_target(&base, &relative).unwrap(),
+            "/base/fhir/Patient?name=x"
         );
         let root: Uri = "http://127.0.0.1:8080".parse().unwrap();
         assert_eq!(
-            upstream_uri(&root, &"/fhir/metadata".parse().unwrap()).unwrap(),
-            "http://127.0.0.1:8080/fhir/metadata"
+            upstream_target(&root, &"/fhir/metadata".parse().unwrap()).unwrap(),
+            "/fhir/metadata"
         );
     }
 

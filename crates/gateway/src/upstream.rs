@@ -227,31 +227,39 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Remove hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most requests carry none of them: one look over the names present instead of a removal
-    // (a hash and a probe) per name that might be.
-    let present = headers
-        .keys()
-        .any(|name| name == header::TRANSFER_ENCODING || HOP_BY_HOP.contains(name));
-    if !present {
-        return;
+    // One look over the names present, then a removal (a hash and a probe) only for those
+    // that are: most requests carry none, most responses only `Connection: keep-alive`.
+    let mut present = [false; HOP_BY_HOP.len()];
+    let mut transfer_encoding = false;
+    for name in headers.keys() {
+        if name == header::TRANSFER_ENCODING {
+            transfer_encoding = true;
+        } else if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[index] = true;
+        }
     }
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
+    // HOP_BY_HOP[0] is Connection: the names it lists go too (by `&str`: no name is built).
+    if present[0] {
+        let options: Vec<HeaderValue> = headers
             .get_all(header::CONNECTION)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .cloned()
             .collect();
-        for name in named {
+        for option in options.iter().filter_map(|v| v.to_str().ok()) {
+            for name in option.split(',') {
+                headers.remove(name.trim());
+            }
+        }
+    }
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
     // The client's framing is not the upstream's: hyper frames the forwarded body itself.
-    headers.remove(header::TRANSFER_ENCODING);
+    if transfer_encoding {
+        headers.remove(header::TRANSFER_ENCODING);
+    }
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -330,6 +338,25 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("accept"));
+
+        // Several Connection headers, names in any case, framing, and nothing else touched.
+        let mut headers = HeaderMap::new();
+        headers.append("connection", HeaderValue::from_static("close"));
+        headers.append("connection", HeaderValue::from_static(" X-Other-Hop ,,"));
+        headers.insert("x-other-hop", HeaderValue::from_static("1"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-kept"));
+
+        // None of them: nothing removed.
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        headers.insert("x-request-id", HeaderValue::from_static("r1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 2);
     }
 
     #[test]

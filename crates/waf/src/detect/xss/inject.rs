@@ -269,7 +269,13 @@ pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
 /// application decodes a tag opener a filter let through. A plain `<` is a comparator
 /// (FHIR `Quantity.comparator`) and passes.
 pub(crate) fn encoded_less_than(value: &str) -> bool {
-    let mut v = value.trim().to_owned();
+    let trimmed = value.trim();
+    // Long values, and values with nothing to decode (a bare `<` included), are decided
+    // before the first round; only short escaped values are copied and peeled.
+    if trimmed.len() > 16 || memchr::memchr3(b'&', b'%', b'\\', trimmed.as_bytes()).is_none() {
+        return false;
+    }
+    let mut v = trimmed.to_owned();
     // Each round peels one layer; five cover what decoders chain.
     for round in 0..5 {
         if v == "<" {

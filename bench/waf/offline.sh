@@ -11,7 +11,7 @@ cd "$ROOT"
 echo "== machine"
 uname -srm; nproc; grep -m1 'model name' /proc/cpuinfo; uptime
 
-cargo build --release -p wardgate -p wardgate-waf --example inspect_set
+cargo build --release -p wardgate -p wardgate-waf --example inspect_set --example verdict_dump
 WG=target/release/wardgate
 
 echo "== detection and false positives, developer corpora (PL1)"
@@ -30,13 +30,18 @@ done
 echo "== wall time per request (best of 5 per request, one core)"
 target/release/examples/inspect_set clinical
 target/release/examples/inspect_set attacks
+target/release/examples/inspect_set typical
 
 echo "== instructions (callgrind, inspect loop only)"
-for set in clinical attacks; do
+for set in clinical attacks typical; do
   valgrind --tool=callgrind --callgrind-out-file="/tmp/waf-callgrind-$set.out" \
     --toggle-collect='inspect_set::inspect_all' target/release/examples/inspect_set "$set" 2>&1 \
     | grep -E 'requests=|Collected'
 done
+
+echo "== every verdict (diff against the same dump of an earlier commit: a speed change must not change one)"
+target/release/examples/verdict_dump testdata/fhir "$SHARED"/corpora/waf/dev/*.jsonl > /tmp/waf-verdicts.txt
+echo "$(wc -l < /tmp/waf-verdicts.txt) verdicts in /tmp/waf-verdicts.txt, md5 $(md5sum < /tmp/waf-verdicts.txt | cut -c1-32)"
 
 echo "== criterion"
 cargo bench -p wardgate-waf --bench inspect

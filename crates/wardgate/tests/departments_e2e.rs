@@ -490,15 +490,20 @@ fn bundle_department(departments: &[(String, Vec<String>)], bundle: &Value) -> O
         .map(|(name, _)| name.clone())
 }
 
+/// Whether some entry's `request.url` satisfies `test`.
+fn any_entry_url(bundle: &Value, test: impl Fn(&str) -> bool) -> bool {
+    bundle["entry"].as_array().is_some_and(|entries| {
+        entries
+            .iter()
+            .any(|e| e["request"]["url"].as_str().is_some_and(&test))
+    })
+}
+
 /// Whether an entry's request names another server in full (a canonical URL, as some HL7
 /// examples do): not an address below this gateway's FHIR base.
 fn names_another_server(bundle: &Value) -> bool {
-    bundle["entry"].as_array().is_some_and(|entries| {
-        entries.iter().any(|e| {
-            e["request"]["url"]
-                .as_str()
-                .is_some_and(|url| url.starts_with("http://") || url.starts_with("https://"))
-        })
+    any_entry_url(bundle, |url| {
+        url.starts_with("http://") || url.starts_with("https://")
     })
 }
 
@@ -506,12 +511,8 @@ fn names_another_server(bundle: &Value) -> bool {
 /// the policy names them (the default policy names no terminology operation), and the
 /// department must serve the operation's type.
 fn calls_an_operation(bundle: &Value) -> bool {
-    bundle["entry"].as_array().is_some_and(|entries| {
-        entries.iter().any(|e| {
-            e["request"]["url"]
-                .as_str()
-                .is_some_and(|url| url.split('?').next().unwrap_or(url).contains('$'))
-        })
+    any_entry_url(bundle, |url| {
+        url.split('?').next().unwrap_or(url).contains('$')
     })
 }
 
@@ -582,8 +583,9 @@ async fn load_bundles(
             }
             continue;
         }
-        let spans_departments = bundle_department(departments, &bundle).is_none();
-        let (department, expected) = match bundle_department(departments, &bundle) {
+        let home = bundle_department(departments, &bundle);
+        let spans_departments = home.is_none();
+        let (department, expected) = match home {
             _ if names_another_server(&bundle) => (
                 department_for(departments, &entry_types(&bundle)[0]),
                 Some((400, "is not below this FHIR base")),

@@ -351,6 +351,43 @@ pub(crate) fn if_match(ctx: &FhirContext<'_>) -> Result<Option<i64>, FhirError> 
     Ok(Some(v))
 }
 
+/// Check `doc` for storage as `rtype/id`: a resource of that type whose id is `id`.
+fn check_update(
+    ctx: &FhirContext<'_>,
+    rtype: &str,
+    id: &str,
+    doc: &ResourceDoc,
+) -> Result<(), FhirError> {
+    validate(ctx, rtype, doc)?;
+    match doc.id() {
+        Some(body_id) if body_id == id => Ok(()),
+        _ => Err(FhirError::invalid(
+            "wardgate.departments.id-mismatch",
+            "the body's id must equal the id in the URL",
+        )
+        .at(format!("{rtype}.id"))),
+    }
+}
+
+/// `doc` as the version after `existing` (none: the first), to be committed only over it;
+/// and whether it creates the resource (new, or deleted before).
+fn prepare_next(
+    ctx: &FhirContext<'_>,
+    rtype: &str,
+    id: &str,
+    doc: &ResourceDoc,
+    existing: Option<&Opened>,
+) -> (Prepared, bool) {
+    let (expected, version, created) = match existing {
+        Some(e) => (Some(e.version), e.version + 1, e.deleted),
+        None => (None, 1, true),
+    };
+    (
+        prepare(ctx, rtype, id, Some(doc), expected, version),
+        created,
+    )
+}
+
 /// Update (or create with the client's id) `rtype/id`; `doc.id` must match.
 pub(crate) async fn update_prepared(
     ctx: &FhirContext<'_>,
@@ -359,17 +396,7 @@ pub(crate) async fn update_prepared(
     doc: &ResourceDoc,
     expected_version: Option<i64>,
 ) -> Result<(Prepared, bool), FhirError> {
-    validate(ctx, rtype, doc)?;
-    match doc.id() {
-        Some(body_id) if body_id == id => {}
-        _ => {
-            return Err(FhirError::invalid(
-                "wardgate.departments.id-mismatch",
-                "the body's id must equal the id in the URL",
-            )
-            .at(format!("{rtype}.id")));
-        }
-    }
+    check_update(ctx, rtype, id, doc)?;
     let existing = current(ctx, rtype, id).await?;
     if let Some(wanted) = expected_version {
         let live = existing.as_ref().filter(|e| !e.deleted).map(|e| e.version);
@@ -379,14 +406,22 @@ pub(crate) async fn update_prepared(
             ));
         }
     }
-    let (expected, version, created) = match &existing {
-        Some(e) => (Some(e.version), e.version + 1, e.deleted),
-        None => (None, 1, true),
-    };
-    Ok((
-        prepare(ctx, rtype, id, Some(doc), expected, version),
-        created,
-    ))
+    Ok(prepare_next(ctx, rtype, id, doc, existing.as_ref()))
+}
+
+/// Update `rtype/id` over `existing`, its current version as the caller already opened it
+/// (`None`: there was none), so that a caller that read the resource to change it does not
+/// open it again. The write commits only over that version: if another landed in between,
+/// the commit is refused with [`crate::store::StoreError::Conflict`].
+pub(crate) fn update_over(
+    ctx: &FhirContext<'_>,
+    rtype: &str,
+    id: &str,
+    doc: &ResourceDoc,
+    existing: Option<&Opened>,
+) -> Result<(Prepared, bool), FhirError> {
+    check_update(ctx, rtype, id, doc)?;
+    Ok(prepare_next(ctx, rtype, id, doc, existing))
 }
 
 pub(crate) async fn update(

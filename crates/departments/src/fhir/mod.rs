@@ -343,10 +343,10 @@ async fn dispatch(
 /// the store; `build` answering `None` stores nothing.
 ///
 /// Concurrent requests (a modality storing one study's instances on several connections)
-/// each rebuild it after their own write. Each attempt reads the resource's version before
-/// `build` reads the store and commits only over that version; an attempt that lost is
-/// rebuilt from the store again. The last commit therefore saw every write that finished
-/// before it, and no request's instance goes missing from the resource.
+/// each rebuild it after their own write. Each attempt opens the resource once, before
+/// `build` reads the store, and commits only over the version it opened; an attempt that
+/// lost is rebuilt from the store again. The last commit therefore saw every write that
+/// finished before it, and no request's instance goes missing from the resource.
 pub(crate) async fn store_system_resource<F, Fut>(
     dept: &Department,
     rtype: &str,
@@ -373,11 +373,11 @@ where
             ))
             .await;
         }
-        let current = interactions::current(&ctx, rtype, id)
-            .await?
-            .filter(|o| !o.deleted);
-        let before = current.as_ref().map(|o| o.version);
-        let content = current.and_then(|o| serde_json::from_slice(&o.json).ok());
+        let existing = interactions::current(&ctx, rtype, id).await?;
+        let content = existing
+            .as_ref()
+            .filter(|o| !o.deleted)
+            .and_then(|o| serde_json::from_slice(&o.json).ok());
         let Some(resource) = build(content).await? else {
             return Ok(());
         };
@@ -385,14 +385,10 @@ where
             &serde_json::to_vec(&resource).unwrap_or_default(),
             &dept.config().limits,
         )?;
-        let prepared = match interactions::update_prepared(&ctx, rtype, id, &doc, before).await {
-            Ok((prepared, _)) => prepared,
-            // Changed between the version read and now: build again.
-            Err(e) if e.status == StatusCode::PRECONDITION_FAILED => continue,
-            Err(e) => return Err(e),
-        };
+        let (prepared, _) = interactions::update_over(&ctx, rtype, id, &doc, existing.as_ref())?;
         match dept.store().commit(vec![prepared.write]).await {
             Ok(_) => return Ok(()),
+            // Another version landed since `existing` was opened: build again.
             Err(crate::store::StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::Value;
 
-use super::interactions::{current, if_match, update_prepared, write_answer};
+use super::interactions::{current, if_match, update_over, write_answer};
 use super::resource::{ResourceDoc, json_depth};
 use super::{FhirContext, FhirError};
 
@@ -71,7 +71,8 @@ pub(crate) async fn patch(
     }
     let doc = ResourceDoc::parse(&opened.json, &limits)?;
     let patched = apply_json_patch(&doc, &operations, &limits)?;
-    let (prepared, _) = update_prepared(ctx, rtype, id, &patched, Some(expected)).await?;
+    // Committed only over the version opened above: one that landed since is a 409.
+    let (prepared, _) = update_over(ctx, rtype, id, &patched, Some(&opened))?;
     ctx.dept.store().commit(vec![prepared.write]).await?;
     Ok(write_answer(ctx, StatusCode::OK, rtype, &prepared.opened))
 }

@@ -172,10 +172,16 @@ pub(crate) fn floor_char_boundary(text: &str, at: usize) -> usize {
 /// Lower-case `word` into `buf` when it fits; `None` for longer words (which are never
 /// keywords of any table the detectors look up).
 pub(crate) fn lower_into<'b>(word: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b str> {
+    std::str::from_utf8(lower_bytes_into(word, buf)?).ok()
+}
+
+/// [`lower_into`] as bytes, for tables of ASCII words (which no byte of another text matches,
+/// so it need not be checked to be UTF-8).
+pub(crate) fn lower_bytes_into<'b>(word: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
     let dst = buf.get_mut(..word.len())?;
     dst.copy_from_slice(word);
     dst.make_ascii_lowercase();
-    std::str::from_utf8(dst).ok()
+    Some(dst)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! (the judge needs to know where code was truncated); MySQL versioned comments (`/*!50000 ..*/`)
 //! are lexed as code, as MySQL does.
 
-use super::keywords::{Kw, keyword};
+use super::keywords::{Kw, WordClass, classify, keyword};
 
 /// Tokens examined per context: enough for any injection's decisive prefix.
 pub(crate) const MAX_TOKENS: usize = 256;
@@ -94,6 +94,9 @@ pub(crate) struct Token {
     pub start: usize,
     /// End byte offset (exclusive).
     pub end: usize,
+    /// What a [`Kind::Word`] is to SQL, looked up once here; [`WordClass::NONE`] for every
+    /// other kind.
+    pub class: WordClass,
 }
 
 /// Lex `value` in `context` into `out` (cleared first). In a quoted context the first token is
@@ -183,7 +186,16 @@ struct Lexer<'a, 'o> {
 
 impl Lexer<'_, '_> {
     fn push(&mut self, kind: Kind, start: usize, end: usize) {
-        self.out.push(Token { kind, start, end });
+        let class = match kind {
+            Kind::Word => classify(self.bytes.get(start..end).unwrap_or(b"")),
+            _ => WordClass::NONE,
+        };
+        self.out.push(Token {
+            kind,
+            start,
+            end,
+            class,
+        });
     }
 
     fn peek(&self, offset: usize) -> u8 {

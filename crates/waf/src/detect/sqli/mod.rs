@@ -22,7 +22,7 @@ mod walk;
 mod tests;
 
 use super::{AttackClass, Finding};
-use keywords::{FnClass, Kw, function, keyword, system_catalog};
+use keywords::{FnClass, Kw};
 use lexer::{Context, Kind, Token, Tokens, lex};
 use walk::{State, Walk, statement_shape, walk, walk_list};
 
@@ -93,7 +93,7 @@ fn anywhere(toks: &[Token], src: &[u8]) -> Option<Finding> {
                 return finding("sqli.versioned-comment", 5, tok.start, tok.end);
             }
             Kind::Word => {
-                let kw = keyword(text(tok));
+                let kw = tok.class.kw;
                 if kw == Kw::Union
                     && let Some(f) = union_select(toks, src, i)
                 {
@@ -110,16 +110,16 @@ fn anywhere(toks: &[Token], src: &[u8]) -> Option<Finding> {
                         toks.get(i + 2).map_or(tok.end, |t| t.end),
                     );
                 }
-                if system_catalog(text(tok)) {
+                if tok.class.catalog {
                     return finding("sqli.system-catalog", 5, tok.start, tok.end);
                 }
-                if function(text(tok)) == FnClass::Attack
+                if tok.class.function == FnClass::Attack
                     && let Some(end) = valid_call(toks, src, i)
                 {
                     return finding("sqli.attack-function", 5, tok.start, end);
                 }
                 // MSSQL runs a procedure without parentheses: `xp_cmdshell 'whoami'`.
-                if function(text(tok)) == FnClass::Attack
+                if tok.class.function == FnClass::Attack
                     && text(tok).contains(&b'_')
                     && let Some(arg) = toks.get(i + 1..).and_then(|rest| {
                         rest.iter()
@@ -169,11 +169,7 @@ fn union_select(toks: &[Token], src: &[u8], at: usize) -> Option<Finding> {
         matches!(
             t.kind,
             Kind::Num | Kind::Comma | Kind::Str { .. } | Kind::Op(_)
-        ) || t.kind == Kind::Word
-            && matches!(
-                keyword(src.get(t.start..t.end).unwrap_or(b"")),
-                Kw::From | Kw::Literal
-            )
+        ) || t.kind == Kind::Word && matches!(t.class.kw, Kw::From | Kw::Literal)
     });
     if sql_like || listed && (w.clean || items >= 4) {
         return finding("sqli.union", 5, start, w.end);
@@ -196,7 +192,7 @@ fn stacked(toks: &[Token], src: &[u8], at: usize) -> Option<Finding> {
         return None;
     }
     let start = toks.get(at)?.start;
-    match keyword(src.get(tok.start..tok.end)?) {
+    match tok.class.kw {
         Kw::Statement(stmt) if statement_shape(toks, src, j, stmt) => finding(
             "sqli.stacked-query",
             5,
@@ -379,10 +375,7 @@ fn operator_only(toks: &[Token], src: &[u8], prefix: &[u8]) -> bool {
     }
     let operator = |t: &Token| {
         t.kind == Kind::Word
-            && matches!(
-                keyword(text(t)),
-                Kw::Logic | Kw::Compare | Kw::Operator | Kw::Not
-            )
+            && matches!(t.class.kw, Kw::Logic | Kw::Compare | Kw::Operator | Kw::Not)
     };
     let english = |t: &Token| {
         [
@@ -537,7 +530,7 @@ fn logic_and_constant(toks: &[Token], src: &[u8], first: usize) -> bool {
         return false;
     };
     let logic = connective.kind == Kind::Op(lexer::Op::Logic)
-        || connective.kind == Kind::Word && keyword(text(connective)) == Kw::Logic;
+        || connective.kind == Kind::Word && connective.class.kw == Kw::Logic;
     let value = constant.kind == Kind::Num
         || constant.kind == Kind::Word
             && (text(constant).eq_ignore_ascii_case(b"true")
@@ -591,7 +584,7 @@ fn statement_start(toks: &[Token], src: &[u8], first: usize) -> Option<Finding> 
     if tok.kind != Kind::Word {
         return None;
     }
-    match keyword(src.get(tok.start..tok.end)?) {
+    match tok.class.kw {
         Kw::Select => {
             let w = walk(toks, src, first, State::Operand);
             let complete = w.clean || w.truncated;
@@ -619,9 +612,11 @@ fn statement_start(toks: &[Token], src: &[u8], first: usize) -> Option<Finding> 
                 || ev.versioned
                 || ev.subquery
                 || numbers;
-            let from = toks.iter().skip(first).take(w.accepted).any(|t| {
-                t.kind == Kind::Word && keyword(src.get(t.start..t.end).unwrap_or(b"")) == Kw::From
-            });
+            let from = toks
+                .iter()
+                .skip(first)
+                .take(w.accepted)
+                .any(|t| t.kind == Kind::Word && t.class.kw == Kw::From);
             if telling && (from || complete) {
                 finding("sqli.statement", 5, tok.start, w.end)
             } else if from && complete {

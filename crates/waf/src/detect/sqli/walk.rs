@@ -3,7 +3,7 @@
 //! dialect would accept there, so natural text ("patient refused to select a drop-in clinic")
 //! stops within a token or two, while an injection stays valid to its end or its comment.
 
-use super::keywords::{FnClass, Kw, Stmt, function, keyword, system_catalog};
+use super::keywords::{FnClass, Kw, Stmt, WordClass, system_catalog};
 use super::lexer::{Kind, Op, Token};
 use smallvec::SmallVec;
 
@@ -244,7 +244,7 @@ impl Walker<'_> {
             };
             if step.is_err() {
                 self.stopped_at_text = match tok.kind {
-                    Kind::Word => !self.followed_by_paren() && keyword(self.text(tok)) == Kw::Plain,
+                    Kind::Word => !self.followed_by_paren() && tok.class.kw == Kw::Plain,
                     Kind::Str { .. } | Kind::Other => true,
                     _ => false,
                 };
@@ -285,7 +285,7 @@ impl Walker<'_> {
 
     fn word_at(&self, i: Option<usize>) -> Option<Kw> {
         let t = self.toks.get(i?)?;
-        (t.kind == Kind::Word).then(|| keyword(self.text(*t)))
+        (t.kind == Kind::Word).then_some(t.class.kw)
     }
 
     fn text(&self, tok: Token) -> &[u8] {
@@ -370,7 +370,7 @@ impl Walker<'_> {
             }
             Kind::Word
                 if std::mem::replace(&mut self.after_case, false)
-                    && keyword(self.text(tok)) == Kw::CaseArm =>
+                    && tok.class.kw == Kw::CaseArm =>
             {
                 self.ev.case_when = true;
                 self.accept(tok);
@@ -384,11 +384,11 @@ impl Walker<'_> {
     }
 
     fn operand_word(&mut self, tok: Token) -> Result<(), Stop> {
-        let kw = keyword(self.text(tok));
+        let kw = tok.class.kw;
         if kw.callable() && self.followed_by_paren() {
             return self.call(tok);
         }
-        if system_catalog(self.text(tok)) {
+        if tok.class.catalog {
             self.ev.catalog = true;
         }
         match kw {
@@ -435,7 +435,8 @@ impl Walker<'_> {
     }
 
     fn call(&mut self, tok: Token) -> Result<(), Stop> {
-        let mut class = function(self.text(tok));
+        // `tok` is a word: called by name.
+        let mut class = tok.class.function;
         // `utl_http.request(`, `dbms_lock.sleep(`: the package can be what tells.
         if self.i >= 2
             && self
@@ -444,7 +445,7 @@ impl Walker<'_> {
                 .is_some_and(|t| t.kind == Kind::Dot)
             && let Some(pkg) = self.toks.get(self.i - 2).filter(|t| t.kind == Kind::Word)
         {
-            class = class.max(function(self.text(*pkg)));
+            class = class.max(pkg.class.function);
         }
         self.note_function(class, tok);
         if self.after_logic {
@@ -590,7 +591,11 @@ impl Walker<'_> {
         match next.kind {
             Kind::Word if self.followed_by_paren() => self.call(next),
             Kind::Word | Kind::QuotedIdent | Kind::Op(Op::Star) => {
-                if system_catalog(self.text(next)) {
+                let catalog = match next.kind {
+                    Kind::Word => next.class.catalog,
+                    _ => system_catalog(self.text(next)),
+                };
+                if catalog {
                     self.ev.catalog = true;
                 }
                 self.accept(next);
@@ -638,7 +643,7 @@ impl Walker<'_> {
     }
 
     fn operator_word(&mut self, tok: Token) -> Result<(), Stop> {
-        let kw = keyword(self.text(tok));
+        let kw = tok.class.kw;
         // Inside a call: `SUBSTRING(x FROM 1 FOR 1)`, `CAST(x AS CHAR)`, `CONVERT(x USING utf8)`,
         // `POSITION('a' IN b)`.
         if self.parens.last() == Some(&Paren::Call)
@@ -840,6 +845,7 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
             .unwrap_or(b"")
     };
     let kind = |i: usize| code.get(i).map(|t| t.kind);
+    let class = |i: usize| code.get(i).map_or(WordClass::NONE, |t| t.class);
     let word_is = |i: usize, options: &[&str]| {
         kind(i) == Some(Kind::Word)
             && options
@@ -847,7 +853,7 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
                 .any(|o| text(i).eq_ignore_ascii_case(o.as_bytes()))
     };
     let plain = |i: usize| {
-        kind(i) == Some(Kind::Word) && keyword(text(i)) == Kw::Plain
+        kind(i) == Some(Kind::Word) && class(i).kw == Kw::Plain
             || kind(i) == Some(Kind::QuotedIdent)
     };
     let ends = |i: usize| matches!(kind(i), None | Some(Kind::Semicolon));
@@ -910,7 +916,7 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
                     let name = text(0);
                     kind(1) == Some(Kind::Dot)
                         || name.contains(&b'_')
-                        || function(name) == FnClass::Attack
+                        || class(0).function == FnClass::Attack
                 }
                 _ => false,
             }
@@ -973,7 +979,7 @@ pub(crate) fn statement_shape(toks: &[Token], src: &[u8], at: usize, stmt: Stmt)
             } else if h("begin") {
                 ends(0)
                     || word_is(0, &["tran", "transaction", "declare"])
-                    || kind(0) == Some(Kind::Word) && matches!(keyword(text(0)), Kw::Statement(_))
+                    || kind(0) == Some(Kind::Word) && matches!(class(0).kw, Kw::Statement(_))
             } else if h("while") {
                 matches!(kind(0), Some(Kind::Num | Kind::LParen | Kind::Var { .. }))
             } else {

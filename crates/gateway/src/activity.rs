@@ -1,8 +1,12 @@
-//! Idle connections: bytes moved and requests in progress, watched per connection.
+//! Idle and slow connections: bytes moved and exchanges open, watched per connection.
 //!
-//! hyper closes an HTTP/1.1 connection that sends no request head within the header read
-//! timeout, but an HTTP/2 connection may sit open and silent for ever; this watches both
-//! and closes a connection gracefully once nothing has moved for the policy's idle timeout.
+//! One coarse watchdog per connection, ticking a few times per timeout, instead of a timer
+//! armed per request: it closes a connection once nothing has moved for the policy's idle
+//! timeout (an HTTP/2 connection may otherwise sit open and silent for ever), and an HTTP/1.1
+//! connection that has not delivered a request head within the header read timeout of the
+//! moment it began waiting for one (slowloris: a head sent a byte at a time; or a connection
+//! opened and left silent). hyper's own header timer did the latter with a timer per request
+//! whose registration woke the runtime's event loop through a syscall on every request.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,20 +23,23 @@ use tokio_util::sync::CancellationToken;
 pub struct Activity {
     /// Bumped whenever bytes move in either direction.
     moves: AtomicU64,
-    /// Requests whose response head is not yet ready.
+    /// Exchanges begun (request heads received).
+    begun: AtomicU64,
+    /// Exchanges open: from the request head to the end of the response body.
     in_progress: AtomicUsize,
 }
 
 impl Activity {
-    /// A request started; it counts as in progress until the guard is dropped (when its
-    /// response head is ready, or when the client gives up on it).
+    /// An exchange began; it counts as open until the guard is dropped (with its response
+    /// body, once sent or abandoned, or with the request when no response came).
     pub fn begin(self: &Arc<Self>) -> InProgress {
+        self.begun.fetch_add(1, Ordering::Relaxed);
         self.in_progress.fetch_add(1, Ordering::Relaxed);
         InProgress(Arc::clone(self))
     }
 }
 
-/// One request in progress on a connection.
+/// One exchange open on a connection.
 pub struct InProgress(Arc<Activity>);
 
 impl Drop for InProgress {
@@ -110,39 +117,220 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     }
 }
 
-/// Drive `connection` to its end; shut it down gracefully (finish what is in flight, take
-/// nothing new) when `shutdown` fires or when it has been idle for `idle`. Returns the
-/// connection's own result.
+/// How a connection driven by [`drive`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The connection finished (the client closed it, or it was shut down gracefully).
+    Finished,
+    /// No request head arrived within the header read timeout; the connection was closed.
+    HeadTimeout,
+}
+
+/// The watchdog's limits for one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    /// Nothing moved and no exchange open for this long: shut down gracefully.
+    pub idle: Duration,
+    /// No exchange open and no request head for this long: close (HTTP/1.1 only).
+    pub head: Option<Duration>,
+}
+
+impl Watch {
+    /// How often the watchdog looks: a quarter of the shorter timeout (at least 50 ms), so a
+    /// timeout is enforced within a quarter of its length after it expires.
+    fn period(&self) -> Duration {
+        let shortest = self.head.map_or(self.idle, |head| head.min(self.idle));
+        (shortest / 4).max(Duration::from_millis(50))
+    }
+}
+
+/// What the watchdog saw at its previous look.
+struct Watchdog {
+    watch: Watch,
+    period: Duration,
+    last_moves: u64,
+    last_begun: u64,
+    /// How long nothing has moved with no exchange open (`None`: something happened since
+    /// the previous look).
+    quiet: Option<Duration>,
+    /// How long the connection has waited for a request head with no exchange open.
+    waiting: Option<Duration>,
+}
+
+/// What the watchdog decides at a look.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Carry,
+    Idle,
+    HeadTimeout,
+}
+
+impl Watchdog {
+    fn new(watch: Watch, activity: &Activity) -> Self {
+        Watchdog {
+            watch,
+            period: watch.period(),
+            last_moves: activity.moves.load(Ordering::Relaxed),
+            last_begun: activity.begun.load(Ordering::Relaxed),
+            quiet: None,
+            waiting: None,
+        }
+    }
+
+    /// A look, one period after the previous one. A state first seen counts from zero, so a
+    /// timeout is never enforced early.
+    fn look(&mut self, activity: &Activity) -> Verdict {
+        let moves = activity.moves.load(Ordering::Relaxed);
+        let begun = activity.begun.load(Ordering::Relaxed);
+        let open = activity.in_progress.load(Ordering::Relaxed) > 0;
+        let grow = |since: Option<Duration>, period| since.map_or(Duration::ZERO, |d| d + period);
+        self.quiet = (!open && moves == self.last_moves).then(|| grow(self.quiet, self.period));
+        self.waiting = (!open && begun == self.last_begun).then(|| grow(self.waiting, self.period));
+        self.last_moves = moves;
+        self.last_begun = begun;
+        if let (Some(head), Some(waiting)) = (self.watch.head, self.waiting)
+            && waiting >= head
+        {
+            return Verdict::HeadTimeout;
+        }
+        if self.quiet.is_some_and(|quiet| quiet >= self.watch.idle) {
+            return Verdict::Idle;
+        }
+        Verdict::Carry
+    }
+}
+
+/// Drive `connection` to its end under the watchdog: shut it down gracefully (finish what is
+/// in flight, take nothing new) when `shutdown` fires or when it has been idle for
+/// `watch.idle`; close it when it has waited `watch.head` for a request head. Returns the
+/// connection's own result, or how the watchdog ended it.
 pub async fn drive<C>(
     connection: C,
     shutdown: &CancellationToken,
     activity: &Activity,
-    idle: Duration,
-) -> Result<(), C::Error>
+    watch: Watch,
+) -> Result<Ended, C::Error>
 where
     C: GracefulConnection,
 {
     let mut connection = std::pin::pin!(connection);
-    let mut ticker = tokio::time::interval(idle.max(Duration::from_millis(100)));
+    let mut watchdog = Watchdog::new(watch, activity);
+    let mut ticker = tokio::time::interval(watchdog.period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
-    let mut last_moves = activity.moves.load(Ordering::Relaxed);
     let mut closing = false;
     loop {
         tokio::select! {
-            result = connection.as_mut() => return result,
+            result = connection.as_mut() => return result.map(|()| Ended::Finished),
             () = shutdown.cancelled(), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
             }
-            _ = ticker.tick(), if !closing => {
-                let moves = activity.moves.load(Ordering::Relaxed);
-                let idle_now = moves == last_moves && activity.in_progress.load(Ordering::Relaxed) == 0;
-                last_moves = moves;
-                if idle_now {
+            _ = ticker.tick(), if !closing => match watchdog.look(activity) {
+                Verdict::Carry => {}
+                Verdict::Idle => {
                     closing = true;
                     connection.as_mut().graceful_shutdown();
                 }
-            }
+                Verdict::HeadTimeout => return Ok(Ended::HeadTimeout),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(idle: u64, head: Option<u64>) -> Watch {
+        Watch {
+            idle: Duration::from_secs(idle),
+            head: head.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn the_watchdog_looks_four_times_per_shortest_timeout() {
+        assert_eq!(watch(60, Some(10)).period(), Duration::from_millis(2500));
+        assert_eq!(watch(8, None).period(), Duration::from_secs(2));
+        assert_eq!(
+            Watch {
+                idle: Duration::from_millis(100),
+                head: None
+            }
+            .period(),
+            Duration::from_millis(50)
+        );
+    }
+
+    #[test]
+    fn a_connection_waiting_for_a_head_is_closed_after_the_head_timeout_not_before() {
+        let activity = Arc::new(Activity::default());
+        let mut dog = Watchdog::new(watch(60, Some(8)), &activity);
+        // Bytes trickle in (a slowloris head) but no head is ever complete.
+        let mut verdicts = Vec::new();
+        for _ in 0..6 {
+            activity.moves.fetch_add(1, Ordering::Relaxed);
+            verdicts.push(dog.look(&activity));
+        }
+        // Looks every 2 s; waiting counts from the first look: 0, 2, 4, 6, 8 s.
+        assert_eq!(
+            verdicts[..5],
+            [
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::HeadTimeout
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_exchange_or_a_new_head_restarts_the_head_wait() {
+        let activity = Arc::new(Activity::default());
+        let mut dog = Watchdog::new(watch(60, Some(4)), &activity);
+        assert_eq!(dog.look(&activity), Verdict::Carry);
+        assert_eq!(dog.look(&activity), Verdict::Carry);
+        // A request arrives and its response streams for a long time (a large download).
+        let open = activity.begin();
+        for _ in 0..10 {
+            activity.moves.fetch_add(1, Ordering::Relaxed);
+            assert_eq!(dog.look(&activity), Verdict::Carry);
+        }
+        drop(open);
+        // Waiting for the next head counts from zero again: looks every 1 s at 0, 1, 2, 3, 4 s.
+        for _ in 0..4 {
+            assert_eq!(dog.look(&activity), Verdict::Carry);
+        }
+        assert_eq!(dog.look(&activity), Verdict::HeadTimeout);
+    }
+
+    #[test]
+    fn requests_between_looks_keep_a_keep_alive_connection_open() {
+        let activity = Arc::new(Activity::default());
+        let mut dog = Watchdog::new(watch(60, Some(4)), &activity);
+        for _ in 0..20 {
+            drop(activity.begin());
+            activity.moves.fetch_add(2, Ordering::Relaxed);
+            assert_eq!(dog.look(&activity), Verdict::Carry);
+        }
+    }
+
+    #[test]
+    fn without_a_head_timeout_a_silent_connection_is_idle_after_the_idle_timeout() {
+        let activity = Arc::new(Activity::default());
+        let mut dog = Watchdog::new(watch(8, None), &activity);
+        let verdicts: Vec<Verdict> = (0..5).map(|_| dog.look(&activity)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::Carry,
+                Verdict::Idle
+            ]
+        );
     }
 }

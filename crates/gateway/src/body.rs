@@ -13,6 +13,8 @@ use hyper::body::Incoming;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
+use crate::activity::InProgress;
+
 /// Why a request body was cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
@@ -262,6 +264,8 @@ pub struct RecordedBody {
     sent: u64,
     complete: bool,
     on_done: Option<Box<dyn OnBodyDone>>,
+    /// The connection's record that this exchange is open, released with the body.
+    open: Option<InProgress>,
 }
 
 impl RecordedBody {
@@ -272,7 +276,14 @@ impl RecordedBody {
             sent: 0,
             complete: false,
             on_done: Some(on_done),
+            open: None,
         }
+    }
+
+    /// Keep `open` (the exchange counted open on its connection) until the body is dropped.
+    pub(crate) fn holding(mut self, open: InProgress) -> Self {
+        self.open = Some(open);
+        self
     }
 }
 

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use wardgate_guard::ConnectionLimiter;
 use wardgate_policy::Limits;
 
-use crate::activity::{Activity, Counted, drive};
+use crate::activity::{Activity, Counted, Ended, Watch, drive};
 use crate::pipeline::{self, ConnectionInfo};
 use crate::server::Shared;
 use wardgate_pki::DeviceIdentity;
@@ -123,11 +123,11 @@ async fn serve_connection(
     let service = service_fn(move |request| {
         let shared = Arc::clone(&service_shared);
         let info = Arc::clone(&info);
-        let in_progress = service_activity.begin();
+        let open = service_activity.begin();
         async move {
             let response = pipeline::run(&shared, info, request).await;
-            drop(in_progress);
-            response
+            // The exchange stays open for the watchdog until its response body is sent.
+            response.map(|response| response.map(|body| body.holding(open)))
         }
     });
     let io = TokioIo::new(Lingering::new(Counted::new(tls, Arc::clone(&activity))));
@@ -142,31 +142,45 @@ async fn serve_connection(
             .max_pending_accept_reset_streams(limits.h2_max_resets_per_second as usize)
             .max_local_error_reset_streams(limits.h2_max_resets_per_second as usize)
             .max_header_list_size(u32::try_from(cap).unwrap_or(u32::MAX));
+        let watch = Watch {
+            idle: limits.idle_timeout,
+            head: None,
+        };
         drive(
             builder.serve_connection(io, service),
             shutdown,
             &activity,
-            limits.idle_timeout,
+            watch,
         )
         .await
     } else {
         let mut builder = http1::Builder::new();
         builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            // No hyper header timer: the watchdog enforces the header read timeout without
+            // arming a timer per request (see `activity`).
+            .header_read_timeout(None)
             .max_header_size(cap)
             .max_buf_size(cap.max(400 * 1024))
             .keep_alive(true);
+        let watch = Watch {
+            idle: limits.idle_timeout,
+            head: Some(limits.header_read_timeout),
+        };
         drive(
             builder.serve_connection(io, service),
             shutdown,
             &activity,
-            limits.idle_timeout,
+            watch,
         )
         .await
     };
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "connection ended with an error");
+    match result {
+        Ok(Ended::Finished) => {}
+        Ok(Ended::HeadTimeout) => {
+            shared.metrics.connection_refused("header-read-timeout");
+            tracing::debug!(%peer, "connection closed: no request head within the header read timeout");
+        }
+        Err(error) => tracing::debug!(%peer, %error, "connection ended with an error"),
     }
 }
 

@@ -2,6 +2,13 @@
 //! operators between them. Quoting tricks (`c''at`, `c\at`, `"w"hoami`), empty expansions
 //! (`who$@ami`, `w$()hoami`), `$IFS` as a separator and `${PATH:0:1}` as `/` come out the way
 //! the shell sees them. At most [`MAX_TOKENS`] tokens; linear in the input.
+//!
+//! The words' text is written into one buffer per value ([`Lexed::text`]), each word a range
+//! of it, so a value costs no allocation per word.
+
+use std::ops::Range;
+
+use crate::detect::ascii::starts_with_ci;
 
 /// Tokens produced per value and context.
 pub(crate) const MAX_TOKENS: usize = 512;
@@ -37,8 +44,9 @@ pub(crate) enum Token {
 /// A word after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Word {
-    /// The text the shell would pass (expansions removed), lower-cased.
-    pub text: String,
+    /// Where the text the shell would pass (expansions removed), lower-cased, is in
+    /// [`Lexed::text`].
+    pub text: Range<usize>,
     /// Byte range in the value.
     pub start: usize,
     /// End of the byte range.
@@ -60,72 +68,119 @@ pub(crate) enum Start {
     Quoted(u8),
 }
 
-struct Lexer<'a> {
+/// A value's tokens and the text of its words.
+#[derive(Debug, Default)]
+pub(crate) struct Lexed {
+    /// The tokens.
+    pub tokens: Vec<Token>,
+    /// The words' text, one after the other (see [`Word::text`]).
+    pub text: String,
+}
+
+impl Lexed {
+    /// Room for the tokens of a value of `len` bytes (reused for every context).
+    pub(crate) fn for_value(len: usize) -> Lexed {
+        Lexed {
+            tokens: Vec::with_capacity((len / 4 + 4).min(MAX_TOKENS)),
+            text: String::with_capacity(len + 8),
+        }
+    }
+
+    /// The text of a word.
+    pub(crate) fn word_text(&self, w: &Word) -> &str {
+        self.text.get(w.text.clone()).unwrap_or("")
+    }
+}
+
+struct Lexer<'a, 'o> {
+    value: &'a str,
     b: &'a [u8],
     at: usize,
-    out: Vec<Token>,
+    out: &'o mut Lexed,
+    /// The word being read; its text runs from `text.start` to the end of `out.text`.
     word: Option<Word>,
     backtick_open: bool,
 }
 
-/// Tokenise `value` starting in `start`; `None` when a quoted start is never closed.
-pub(crate) fn lex(value: &str, start: Start) -> Option<Vec<Token>> {
+/// Tokenise `value` starting in `start` into `out` (cleared first); false when a quoted start
+/// is never closed.
+pub(crate) fn lex(value: &str, start: Start, out: &mut Lexed) -> bool {
+    out.tokens.clear();
+    out.text.clear();
     let b = value.as_bytes();
     let mut lx = Lexer {
+        value,
         b,
         at: 0,
-        out: Vec::new(),
+        out,
         word: None,
         backtick_open: false,
     };
     if let Start::Quoted(q) = start {
-        let close = memchr::memchr(q, b)?;
+        let Some(close) = memchr::memchr(q, b) else {
+            return false;
+        };
         lx.at = close + 1;
     }
     lx.run();
-    Some(lx.out)
+    true
 }
 
-impl Lexer<'_> {
+impl Lexer<'_, '_> {
     fn peek(&self, n: usize) -> u8 {
         self.b.get(self.at + n).copied().unwrap_or(0)
     }
 
     fn word(&mut self) -> &mut Word {
         let at = self.at;
+        let text = self.out.text.len();
         self.word.get_or_insert_with(|| Word {
             start: at,
             end: at,
+            text: text..text,
             ..Word::default()
         })
+    }
+
+    /// Bytes of text the current word has.
+    fn word_len(&self) -> usize {
+        self.word
+            .as_ref()
+            .map_or(0, |w| self.out.text.len() - w.text.start)
     }
 
     fn push_char(&mut self, c: char) {
         let w = self.word();
         w.upper |= c.is_ascii_uppercase();
-        if w.text.len() < MAX_WORD {
-            w.text.extend(c.to_lowercase());
+        if self.word_len() < MAX_WORD {
+            self.out.text.extend(c.to_lowercase());
         }
+    }
+
+    /// Close the current word's text and add the word to the tokens.
+    fn push_word(&mut self, mut w: Word) {
+        w.text.end = self.out.text.len();
+        self.out.tokens.push(Token::Word(w));
     }
 
     fn end_word(&mut self) {
         if let Some(mut w) = self.word.take() {
             // An escape at the very end (`C:\\`) may step past the input.
             w.end = self.at.max(w.start).min(self.b.len());
-            if !w.text.is_empty() || w.ifs {
-                self.out.push(Token::Word(w));
+            if self.out.text.len() > w.text.start || w.ifs {
+                self.push_word(w);
             }
         }
     }
 
     fn sep(&mut self, sep: Sep, len: usize) {
         self.end_word();
-        self.out.push(Token::Sep(sep, self.at));
+        self.out.tokens.push(Token::Sep(sep, self.at));
         self.at += len;
     }
 
     fn run(&mut self) {
-        while self.at < self.b.len() && self.out.len() < MAX_TOKENS {
+        while self.at < self.b.len() && self.out.tokens.len() < MAX_TOKENS {
             let c = self.peek(0);
             match c {
                 b' ' | b'\t' | 0x0b | 0x0c => {
@@ -221,12 +276,17 @@ impl Lexer<'_> {
             let text = rest.get(..run).unwrap_or(b"");
             let w = self.word();
             w.upper |= text.iter().any(u8::is_ascii_uppercase);
-            let room = MAX_WORD.saturating_sub(w.text.len());
-            w.text.extend(
-                text.iter()
-                    .take(room)
-                    .map(|c| char::from(c.to_ascii_lowercase())),
-            );
+            let room = MAX_WORD.saturating_sub(self.word_len());
+            // ASCII only: every byte of the run is a character boundary.
+            let kept = self
+                .value
+                .get(self.at..self.at + run.min(room))
+                .unwrap_or("");
+            let from = self.out.text.len();
+            self.out.text.push_str(kept);
+            if let Some(added) = self.out.text.get_mut(from..) {
+                added.make_ascii_lowercase();
+            }
             self.at += run;
             return;
         }
@@ -251,7 +311,7 @@ impl Lexer<'_> {
 
     fn redirect(&mut self, len: usize) {
         self.end_word();
-        self.out.push(Token::Redirect(self.at));
+        self.out.tokens.push(Token::Redirect(self.at));
         self.at += len;
     }
 
@@ -359,8 +419,7 @@ impl Lexer<'_> {
 
     /// `$name` or `${...}`: `IFS` splits words, `PATH:0:1` is `/`, anything else is empty.
     fn expansion(&mut self, inner: &[u8]) {
-        let upper: Vec<u8> = inner.iter().map(u8::to_ascii_uppercase).collect();
-        if upper.starts_with(b"IFS") {
+        if starts_with_ci(inner, 0, b"ifs") {
             let had_word = self.word.is_some();
             self.word().ifs = true;
             if had_word {
@@ -373,12 +432,14 @@ impl Lexer<'_> {
             if let Some(mut w) = self.word.take() {
                 w.ifs = true;
                 w.end = self.at;
-                self.out.push(Token::Word(w));
+                self.push_word(w);
             }
             let at = self.at;
+            let text = self.out.text.len();
             self.word = Some(Word {
                 start: at,
                 end: at,
+                text: text..text,
                 ifs: true,
                 shellish: true,
                 ..Word::default()
@@ -386,9 +447,9 @@ impl Lexer<'_> {
             return;
         }
         self.word().shellish = true;
-        if upper.starts_with(b"PATH:0:1")
-            || upper.starts_with(b"HOME:0:1")
-            || upper.starts_with(b"PWD:0:1")
+        if starts_with_ci(inner, 0, b"path:0:1")
+            || starts_with_ci(inner, 0, b"home:0:1")
+            || starts_with_ci(inner, 0, b"pwd:0:1")
         {
             self.push_char('/');
         }
@@ -425,12 +486,18 @@ fn ends_plain_run(b: u8) -> bool {
 mod tests {
     use super::*;
 
+    fn lex_new(value: &str, start: Start) -> Option<Lexed> {
+        let mut out = Lexed::default();
+        lex(value, start, &mut out).then_some(out)
+    }
+
     fn words(value: &str) -> Vec<String> {
-        lex(value, Start::Bare)
-            .unwrap_or_default()
-            .into_iter()
+        let lexed = lex_new(value, Start::Bare).unwrap_or_default();
+        lexed
+            .tokens
+            .iter()
             .filter_map(|t| match t {
-                Token::Word(w) => Some(w.text),
+                Token::Word(w) => Some(lexed.word_text(w).to_owned()),
                 _ => None,
             })
             .collect()
@@ -451,9 +518,11 @@ mod tests {
     fn spans_stay_inside_the_value() {
         // Found by the fuzzer: a trailing escape stepped past the end.
         for value in ["; dir C:\\", "x\\", "$", "${", "$'\\x", "\"", "'"] {
-            for tok in lex(value, Start::Bare).unwrap_or_default() {
+            let lexed = lex_new(value, Start::Bare).unwrap_or_default();
+            for tok in &lexed.tokens {
                 if let Token::Word(w) = tok {
                     assert!(w.start <= w.end && w.end <= value.len(), "{value:?}: {w:?}");
+                    assert!(w.text.end <= lexed.text.len(), "{value:?}: {w:?}");
                 }
             }
         }
@@ -461,9 +530,13 @@ mod tests {
 
     #[test]
     fn operators_split_commands() {
-        let toks = lex("a;id|cat&&x||y&z\n$(w)`v`", Start::Bare).unwrap_or_default();
-        let seps = toks.iter().filter(|t| matches!(t, Token::Sep(..))).count();
+        let lexed = lex_new("a;id|cat&&x||y&z\n$(w)`v`", Start::Bare).unwrap_or_default();
+        let seps = lexed
+            .tokens
+            .iter()
+            .filter(|t| matches!(t, Token::Sep(..)))
+            .count();
         assert_eq!(seps, 10);
-        assert!(lex("no quote", Start::Quoted(b'"')).is_none());
+        assert!(lex_new("no quote", Start::Quoted(b'"')).is_none());
     }
 }

@@ -13,7 +13,8 @@ mod lexer;
 use super::needles::Needles;
 use super::{AttackClass, Finding};
 use commands::{Telling, command, glob_matches, net_subcommand, takes_command, takes_number};
-use lexer::{Sep, Start, Token, Word, lex};
+use lexer::{Lexed, Sep, Start, Token, Word, lex};
+use smallvec::SmallVec;
 
 fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usize, end: usize) {
     findings.push(Finding {
@@ -41,16 +42,17 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
         return push(findings, "rce.reverse-shell", 5, at, at + 9);
     }
     let mut best: Option<(u16, &'static str, usize, usize)> = None;
+    let mut lexed = Lexed::for_value(b.len());
     for start in [Start::Bare, Start::Quoted(b'\''), Start::Quoted(b'"')] {
         if let Start::Quoted(q) = start
             && memchr::memchr(q, b).is_none()
         {
             continue;
         }
-        let Some(tokens) = lex(value, start) else {
+        if !lex(value, start, &mut lexed) {
             continue;
-        };
-        if let Some(found) = judge(&tokens, start)
+        }
+        if let Some(found) = judge(&lexed, start)
             && best.is_none_or(|b| found.0 > b.0)
         {
             best = Some(found);
@@ -77,7 +79,8 @@ enum Position {
     Group,
 }
 
-fn judge(tokens: &[Token], start: Start) -> Option<(u16, &'static str, usize, usize)> {
+fn judge(lexed: &Lexed, start: Start) -> Option<(u16, &'static str, usize, usize)> {
+    let tokens = lexed.tokens.as_slice();
     let mut best = None;
     let mut position = match start {
         Start::Bare => Some(Position::Start),
@@ -97,15 +100,16 @@ fn judge(tokens: &[Token], start: Start) -> Option<(u16, &'static str, usize, us
             Token::Sep(Sep::Close, _) => position = None,
             Token::Redirect(_) => position = None,
             Token::Word(w) => {
+                let text = lexed.word_text(w);
                 if w.ifs {
                     raise(&mut best, (5, "rce.ifs", w.start, w.end));
                 }
-                if let Some(glob) = glob_path(w) {
+                if let Some(glob) = glob_path(w, text) {
                     raise(&mut best, glob);
                 }
                 if let Some(pos) = position.take() {
-                    let args = arguments(tokens, i + 1);
-                    if let Some(score) = command_score(w, pos, &args, tokens.len()) {
+                    let args = arguments(lexed, i + 1);
+                    if let Some(score) = command_score(w, text, pos, &args) {
                         let end = args.last().map_or(w.end, |a| a.end);
                         raise(&mut best, (score, "rce.command", w.start, end));
                     }
@@ -131,17 +135,20 @@ fn raise(
 
 /// The words after a command up to the next operator (a redirection counts as an argument).
 struct Arg<'t> {
-    word: Option<&'t Word>,
+    word: Option<(&'t Word, &'t str)>,
     redirect: bool,
     end: usize,
 }
 
-fn arguments(tokens: &[Token], from: usize) -> Vec<Arg<'_>> {
-    let mut args = Vec::new();
-    for tok in tokens.iter().skip(from).take(32) {
+/// A command's arguments (at most 32; most commands have a few).
+type Args<'t> = SmallVec<[Arg<'t>; 8]>;
+
+fn arguments(lexed: &Lexed, from: usize) -> Args<'_> {
+    let mut args = Args::new();
+    for tok in lexed.tokens.iter().skip(from).take(32) {
         match tok {
             Token::Word(w) => args.push(Arg {
-                word: Some(w),
+                word: Some((w, lexed.word_text(w))),
                 redirect: false,
                 end: w.end,
             }),
@@ -158,10 +165,9 @@ fn arguments(tokens: &[Token], from: usize) -> Vec<Arg<'_>> {
 
 /// Whether an argument is shell syntax rather than prose.
 fn shell_like(command: &str, arg: &Arg<'_>) -> bool {
-    let Some(w) = arg.word else {
+    let Some((w, t)) = arg.word else {
         return arg.redirect;
     };
-    let t = w.text.as_str();
     let bytes = t.as_bytes();
     // `-la`, `-e`, `--remote`; not `-BABY` (a search term excluded).
     let option = bytes.first() == Some(&b'-')
@@ -189,8 +195,8 @@ fn shell_like(command: &str, arg: &Arg<'_>) -> bool {
     option || windows_switch || path || url || number || names_command || net || ip || w.shellish
 }
 
-fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Option<u16> {
-    let name = w.text.trim_start_matches('@');
+fn command_score(w: &Word, text: &str, pos: Position, args: &[Arg<'_>]) -> Option<u16> {
+    let name = text.trim_start_matches('@');
     let telling = match command(name) {
         Some(t) => t,
         None => {
@@ -252,8 +258,8 @@ fn command_score(w: &Word, pos: Position, args: &[Arg<'_>], _total: usize) -> Op
 }
 
 /// `/???/c?t /e??/p*d`: a glob that the shell expands to a binary or a sensitive file.
-fn glob_path(w: &Word) -> Option<(u16, &'static str, usize, usize)> {
-    let t = w.text.as_bytes();
+fn glob_path(w: &Word, text: &str) -> Option<(u16, &'static str, usize, usize)> {
+    let t = text.as_bytes();
     if t.first() != Some(&b'/') || !t.iter().any(|c| matches!(c, b'?' | b'*' | b'[')) {
         return None;
     }

@@ -381,10 +381,7 @@ where
         let Some(resource) = build(content).await? else {
             return Ok(());
         };
-        let doc = resource::ResourceDoc::parse(
-            &serde_json::to_vec(&resource).unwrap_or_default(),
-            &dept.config().limits,
-        )?;
+        let doc = resource::ResourceDoc::from_value(resource, &dept.config().limits)?;
         let (prepared, _) = interactions::update_over(&ctx, rtype, id, &doc, existing.as_ref())?;
         match dept.store().commit(vec![prepared.write]).await {
             Ok(_) => return Ok(()),

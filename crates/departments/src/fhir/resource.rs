@@ -92,6 +92,29 @@ pub fn json_depth(bytes: &[u8]) -> usize {
 impl ResourceDoc {
     /// Parse a resource body under `limits`.
     pub fn parse(bytes: &[u8], limits: &ResourceLimits) -> Result<Self, FhirError> {
+        let fields = Self::fields(bytes, limits)?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|_| {
+            FhirError::invalid(
+                "wardgate.departments.bad-json",
+                "the body is not valid JSON",
+            )
+        })?;
+        Ok(ResourceDoc { fields, value })
+    }
+
+    /// A resource the department built itself (the ImagingStudy of a study), held to the
+    /// same `limits` as a received one; `value` is kept rather than parsed back from its text.
+    pub fn from_value(value: Value, limits: &ResourceLimits) -> Result<Self, FhirError> {
+        let bytes = serde_json::to_vec(&value).map_err(|_| FhirError::internal())?;
+        let fields = Self::fields(&bytes, limits)?;
+        Ok(ResourceDoc { fields, value })
+    }
+
+    /// The top-level members of `bytes`, checked against `limits`.
+    fn fields(
+        bytes: &[u8],
+        limits: &ResourceLimits,
+    ) -> Result<Vec<(String, Box<RawValue>)>, FhirError> {
         if bytes.len() > limits.max_body_bytes {
             return Err(FhirError::too_large());
         }
@@ -107,13 +130,7 @@ impl ResourceDoc {
                 "the body is not a JSON object",
             )
         })?;
-        let value: Value = serde_json::from_slice(bytes).map_err(|_| {
-            FhirError::invalid(
-                "wardgate.departments.bad-json",
-                "the body is not valid JSON",
-            )
-        })?;
-        Ok(ResourceDoc { fields, value })
+        Ok(fields)
     }
 
     /// Build from a JSON value already parsed (a Bundle entry), keeping its text.

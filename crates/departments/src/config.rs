@@ -70,6 +70,9 @@ const PHARMACY: &[&str] = &[
     "MedicationAdministration",
 ];
 
+/// What the record lists by name; it also keeps every type no default department lists.
+const RECORD: &[&str] = &["Patient"];
+
 /// The resource types a department serves by default. The patient record serves the master
 /// patient index, documents and consents, and every type no other department serves.
 pub fn default_resource_types(department: &str) -> Vec<&'static str> {
@@ -78,16 +81,15 @@ pub fn default_resource_types(department: &str) -> Vec<&'static str> {
         "radiology" => RADIOLOGY.to_vec(),
         "laboratory" => LABORATORY.to_vec(),
         "pharmacy" => PHARMACY.to_vec(),
-        "record" => wardgate_fhir::RESOURCE_TYPES
-            .iter()
-            .copied()
-            .filter(|t| {
-                *t == "Patient"
-                    || ![EMERGENCY, RADIOLOGY, LABORATORY, PHARMACY]
-                        .iter()
-                        .any(|served| served.contains(t))
-            })
-            .collect(),
+        "record" => {
+            let mut types = RECORD.to_vec();
+            types.extend(wardgate_policy::other_resource_types(
+                [EMERGENCY, RADIOLOGY, LABORATORY, PHARMACY, RECORD].concat(),
+            ));
+            // In `RESOURCE_TYPES` order, as the other lists of every type are.
+            types.sort_unstable();
+            types
+        }
         _ => Vec::new(),
     }
 }

@@ -245,20 +245,17 @@ impl AccessPolicy {
             ),
         ]);
         // The record also keeps every type no department lists (`"others"` in the file).
-        let listed: Vec<String> = departments
-            .values()
-            .flat_map(|d| d.resource_types.iter().flatten().cloned())
-            .collect();
+        let others = wardgate_policy::other_resource_types(
+            departments
+                .values()
+                .flat_map(|d| d.resource_types.iter().flatten())
+                .map(String::as_str),
+        );
         if let Some(types) = departments
             .get_mut("record")
             .and_then(|d| d.resource_types.as_mut())
         {
-            types.extend(
-                wardgate_fhir::RESOURCE_TYPES
-                    .iter()
-                    .filter(|t| !listed.iter().any(|l| l == *t))
-                    .map(|t| (*t).to_owned()),
-            );
+            types.extend(others.into_iter().map(str::to_owned));
         }
         let roles = BTreeMap::from([
             ("physician".to_owned(), role(&["user/*.cruds"], all, true)),

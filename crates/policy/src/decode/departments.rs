@@ -6,7 +6,7 @@ use super::reader::{Fields, Value, closest};
 use super::{Context, ReferenceKind};
 use crate::model::{
     Department, LimitsOverride, RateLimit, Route, RouteLimits, RouteSettings, UpstreamTarget,
-    WafSettings, Zone,
+    WafSettings, Zone, other_resource_types,
 };
 use crate::units::ByteSize;
 
@@ -147,12 +147,12 @@ fn expand_other_types(
             "one department keeps the types no other lists: remove it from all but one",
         );
     }
-    let listed: std::collections::BTreeSet<String> = departments
-        .values()
-        .flat_map(|d| d.resource_types.iter().flatten())
-        .filter(|t| *t != OTHER_TYPES)
-        .cloned()
-        .collect();
+    let others = other_resource_types(
+        departments
+            .values()
+            .flat_map(|d| d.resource_types.iter().flatten())
+            .map(String::as_str),
+    );
     let home = home.clone();
     for department in departments.values_mut() {
         let Some(types) = department.resource_types.as_mut() else {
@@ -161,12 +161,7 @@ fn expand_other_types(
         if let Some(at) = types.iter().position(|t| t == OTHER_TYPES) {
             types.remove(at);
             if department.name == home {
-                types.extend(
-                    wardgate_fhir::RESOURCE_TYPES
-                        .iter()
-                        .filter(|t| !listed.contains(**t))
-                        .map(|t| (*t).to_owned()),
-                );
+                types.extend(others.iter().map(|t| (*t).to_owned()));
             }
         }
     }

@@ -92,6 +92,18 @@ impl Route {
     }
 }
 
+/// Every FHIR R4 resource type that `listed` does not name, in
+/// [`wardgate_fhir::RESOURCE_TYPES`] order: what the one department whose `resource_types`
+/// says `"others"` serves besides the types it names, so that every type has a home.
+pub fn other_resource_types<'a>(listed: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
+    let listed: std::collections::BTreeSet<&str> = listed.into_iter().collect();
+    wardgate_fhir::RESOURCE_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !listed.contains(t))
+        .collect()
+}
+
 /// Whether `path` is `prefix` or lies below it on a segment boundary
 /// (`/a/b` is below `/a`, `/ab` is not; a prefix ending in `/` is below itself).
 pub(crate) fn path_has_prefix(path: &str, prefix: &str) -> bool {

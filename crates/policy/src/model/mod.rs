@@ -12,7 +12,7 @@ mod waf;
 pub use access::{
     BreakGlass, JwksSource, MfaRequirement, Operation, Role, StepUpRule, TrustedIssuer,
 };
-pub use department::{Department, Route, RouteSettings, UpstreamTarget};
+pub use department::{Department, Route, RouteSettings, UpstreamTarget, other_resource_types};
 pub use limits::{
     Limits, LimitsOverride, RateLimit, RateLimitOverride, RouteLimits, UpstreamSettings,
 };

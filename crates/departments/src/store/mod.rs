@@ -39,7 +39,7 @@ pub enum StoreError {
 }
 
 /// A wrapped department key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyRow {
     /// `data` or `index`.
     pub purpose: String,

@@ -168,24 +168,13 @@ macro_rules! department_store {
         impl DepartmentStore for $store {
             fn keys(&self) -> StoreFuture<'_, Vec<KeyRow>> {
                 Box::pin(async move {
-                    let rows = sqlx::query(
+                    // `KeyRow`'s field names are the column names.
+                    Ok(sqlx::query_as(
                         "SELECT purpose, key_id, state, master_id, wrapped, created_at FROM keys \
                          ORDER BY purpose, key_id",
                     )
                     .fetch_all(&self.pool)
-                    .await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(KeyRow {
-                                purpose: r.try_get("purpose")?,
-                                key_id: r.try_get("key_id")?,
-                                state: r.try_get("state")?,
-                                master_id: r.try_get("master_id")?,
-                                wrapped: r.try_get("wrapped")?,
-                                created_at: r.try_get("created_at")?,
-                            })
-                        })
-                        .collect()
+                    .await?)
                 })
             }
 

@@ -101,7 +101,7 @@ pub struct AccountRecord {
 }
 
 /// The brute-force counter of one key (an account or a client address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
 pub struct FailureState {
     /// Consecutive failures.
     pub count: i64,
@@ -112,7 +112,7 @@ pub struct FailureState {
 }
 
 /// A pending MFA challenge: the password was right, the second factor is outstanding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChallengeRecord {
     /// The account that passed the password step.
     pub account_id: String,
@@ -125,7 +125,7 @@ pub struct ChallengeRecord {
 }
 
 /// A login session: the family of refresh tokens issued from one authentication.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRecord {
     /// Session id (the `sid` claim).
     pub id: String,
@@ -159,7 +159,7 @@ pub enum RefreshUse {
 }
 
 /// A token signing key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SigningKeyRecord {
     /// Key id (`kid`).
     pub kid: String,
@@ -176,7 +176,7 @@ pub struct SigningKeyRecord {
 }
 
 /// A break-the-glass grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BreakGlassRecord {
     /// Grant id.
     pub id: String,

@@ -3,6 +3,9 @@
 //! Every statement binds its values; the only text ever built is the schema name in
 //! `CREATE SCHEMA`, which identifiers cannot be bound for: it is checked against
 //! [`is_plain_name`] first and quoted.
+//!
+//! The plain records (sessions, challenges, signing keys, grants, failure counters) are read
+//! with `sqlx::FromRow`: their field names are their column names.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -145,32 +148,6 @@ macro_rules! sql_store {
                     departments: split_list(&row.try_get::<String, _>("departments")?),
                     revoked_before: row.try_get("revoked_before")?,
                     created_at: row.try_get("created_at")?,
-                })
-            }
-
-            fn grant_from_row(row: &$row) -> Result<BreakGlassRecord, StoreError> {
-                Ok(BreakGlassRecord {
-                    id: row.try_get("id")?,
-                    account_id: row.try_get("account_id")?,
-                    reason: row.try_get("reason")?,
-                    patient: row.try_get("patient")?,
-                    started_at: row.try_get("started_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                    ended_at: row.try_get("ended_at")?,
-                })
-            }
-
-            fn session_from_row(row: &$row) -> Result<SessionRecord, StoreError> {
-                Ok(SessionRecord {
-                    id: row.try_get("id")?,
-                    account_id: row.try_get("account_id")?,
-                    scope: row.try_get("scope")?,
-                    amr: row.try_get("amr")?,
-                    auth_time: row.try_get("auth_time")?,
-                    created_at: row.try_get("created_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                    break_glass_id: row.try_get("break_glass_id")?,
-                    revoked_at: row.try_get("revoked_at")?,
                 })
             }
         }
@@ -389,7 +366,7 @@ macro_rules! sql_store {
                 now: i64,
             ) -> StoreFuture<'a, FailureState> {
                 Box::pin(async move {
-                    let row = sqlx::query(
+                    Ok(sqlx::query_as(
                         "INSERT INTO failures (key, count, last_at, locked_until) \
                          VALUES ($1, 1, $2, 0) ON CONFLICT (key) DO UPDATE \
                          SET count = failures.count + 1, last_at = $2 \
@@ -398,12 +375,7 @@ macro_rules! sql_store {
                     .bind(key)
                     .bind(now)
                     .fetch_one(&self.pool)
-                    .await?;
-                    Ok(FailureState {
-                        count: row.try_get("count")?,
-                        last_at: row.try_get("last_at")?,
-                        locked_until: row.try_get("locked_until")?,
-                    })
+                    .await?)
                 })
             }
 
@@ -420,20 +392,13 @@ macro_rules! sql_store {
 
             fn failure_state<'a>(&'a self, key: &'a str) -> StoreFuture<'a, FailureState> {
                 Box::pin(async move {
-                    let row = sqlx::query(
+                    let state = sqlx::query_as(
                         "SELECT count, last_at, locked_until FROM failures WHERE key = $1",
                     )
                     .bind(key)
                     .fetch_optional(&self.pool)
                     .await?;
-                    match row {
-                        Some(row) => Ok(FailureState {
-                            count: row.try_get("count")?,
-                            last_at: row.try_get("last_at")?,
-                            locked_until: row.try_get("locked_until")?,
-                        }),
-                        None => Ok(FailureState::default()),
-                    }
+                    Ok(state.unwrap_or_default())
                 })
             }
 
@@ -474,23 +439,14 @@ macro_rules! sql_store {
                 now: i64,
             ) -> StoreFuture<'a, Option<ChallengeRecord>> {
                 Box::pin(async move {
-                    let row = sqlx::query(
+                    Ok(sqlx::query_as(
                         "SELECT account_id, purpose, attempts, expires_at FROM mfa_challenges \
                          WHERE ticket_hash = $1 AND expires_at > $2",
                     )
                     .bind(ticket_hash)
                     .bind(now)
                     .fetch_optional(&self.pool)
-                    .await?;
-                    row.map(|row| -> Result<ChallengeRecord, StoreError> {
-                        Ok(ChallengeRecord {
-                            account_id: row.try_get("account_id")?,
-                            purpose: row.try_get("purpose")?,
-                            attempts: row.try_get("attempts")?,
-                            expires_at: row.try_get("expires_at")?,
-                        })
-                    })
-                    .transpose()
+                    .await?)
                 })
             }
 
@@ -544,14 +500,13 @@ macro_rules! sql_store {
 
             fn session<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<SessionRecord>> {
                 Box::pin(async move {
-                    let row = sqlx::query(
+                    Ok(sqlx::query_as(
                         "SELECT id, account_id, scope, amr, auth_time, created_at, expires_at, \
                          break_glass_id, revoked_at FROM sessions WHERE id = $1",
                     )
                     .bind(id)
                     .fetch_optional(&self.pool)
-                    .await?;
-                    row.as_ref().map(Self::session_from_row).transpose()
+                    .await?)
                 })
             }
 
@@ -678,24 +633,12 @@ macro_rules! sql_store {
 
             fn signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>> {
                 Box::pin(async move {
-                    let rows = sqlx::query(
+                    Ok(sqlx::query_as(
                         "SELECT kid, alg, sealed_private, public_jwk, created_at, signs_from \
                          FROM signing_keys ORDER BY signs_from, created_at",
                     )
                     .fetch_all(&self.pool)
-                    .await?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok(SigningKeyRecord {
-                                kid: row.try_get("kid")?,
-                                alg: row.try_get("alg")?,
-                                sealed_private: row.try_get("sealed_private")?,
-                                public_jwk: row.try_get("public_jwk")?,
-                                created_at: row.try_get("created_at")?,
-                                signs_from: row.try_get("signs_from")?,
-                            })
-                        })
-                        .collect()
+                    .await?)
                 })
             }
 
@@ -769,28 +712,26 @@ macro_rules! sql_store {
                 id: &'a str,
             ) -> StoreFuture<'a, Option<BreakGlassRecord>> {
                 Box::pin(async move {
-                    let row = sqlx::query(
+                    Ok(sqlx::query_as(
                         "SELECT id, account_id, reason, patient, started_at, expires_at, ended_at \
                          FROM break_glass WHERE id = $1",
                     )
                     .bind(id)
                     .fetch_optional(&self.pool)
-                    .await?;
-                    row.as_ref().map(Self::grant_from_row).transpose()
+                    .await?)
                 })
             }
 
             fn expire_break_glass(&self, now: i64) -> StoreFuture<'_, Vec<BreakGlassRecord>> {
                 Box::pin(async move {
-                    let rows = sqlx::query(
+                    Ok(sqlx::query_as(
                         "UPDATE break_glass SET ended_at = expires_at \
                          WHERE ended_at IS NULL AND expires_at <= $1 \
                          RETURNING id, account_id, reason, patient, started_at, expires_at, ended_at",
                     )
                     .bind(now)
                     .fetch_all(&self.pool)
-                    .await?;
-                    rows.iter().map(Self::grant_from_row).collect()
+                    .await?)
                 })
             }
         }

@@ -5,9 +5,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use serde_json::Value;
 use wardgate_departments::{Department, DepartmentConfig, MasterKey, StoreConfig};
+
+// The tests' set-up, for the one way of sending a request to a department.
+#[path = "../tests/common/mod.rs"]
+mod tests_common;
+
+/// A request with the given headers.
+pub use tests_common::send as send_with;
 
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
@@ -63,22 +70,6 @@ pub async fn send(
         body,
     )
     .await
-}
-
-/// A request with the given headers.
-pub async fn send_with(
-    dept: &Department,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Bytes>,
-) -> Response<Bytes> {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    dept.handle(request.body(body.into()).expect("request"))
-        .await
 }
 
 /// The Synthea Patients and Observations of the corpus.

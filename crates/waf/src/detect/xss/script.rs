@@ -6,7 +6,7 @@
 //! punctuation (never by a word, as in "please confirm (yes)") and followed by a call
 //! (`(`, `` ` ``, `.call(`, `.apply(`, `?.(`, `)(`), or passed or assigned as a function.
 
-use crate::detect::ascii::{is_ident_byte, lower_into};
+use crate::detect::ascii::{is_ident_byte, lower_bytes_into};
 
 /// A piece of script found in a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,35 +32,36 @@ enum Sink {
     Global,
 }
 
-fn sink(name: &str) -> Option<(Sink, u16)> {
+/// The sink a lower-case word names.
+fn sink(name: &[u8]) -> Option<(Sink, u16)> {
     Some(match name {
-        "alert"
-        | "prompt"
-        | "confirm"
-        | "eval"
-        | "settimeout"
-        | "setinterval"
-        | "function"
-        | "execscript"
-        | "msgbox"
-        | "import"
-        | "atob"
-        | "write"
-        | "writeln"
-        | "constructor"
-        | "insertadjacenthtml"
-        | "createcontextualfragment"
-        | "setimmediate"
-        | "print"
-        | "showmodaldialog"
-        | "navigate" => (Sink::Call, 5),
-        "fromcharcode" | "fetch" | "open" | "unescape" | "decodeuricomponent" => (Sink::Call, 3),
-        "cookie" | "domain" | "innerhtml" | "outerhtml" | "srcdoc" | "location" | "referrer" => {
-            (Sink::Property, 5)
+        b"alert"
+        | b"prompt"
+        | b"confirm"
+        | b"eval"
+        | b"settimeout"
+        | b"setinterval"
+        | b"function"
+        | b"execscript"
+        | b"msgbox"
+        | b"import"
+        | b"atob"
+        | b"write"
+        | b"writeln"
+        | b"constructor"
+        | b"insertadjacenthtml"
+        | b"createcontextualfragment"
+        | b"setimmediate"
+        | b"print"
+        | b"showmodaldialog"
+        | b"navigate" => (Sink::Call, 5),
+        b"fromcharcode" | b"fetch" | b"open" | b"unescape" | b"decodeuricomponent" => {
+            (Sink::Call, 3)
         }
-        "top" | "self" | "parent" | "window" | "frames" | "globalthis" | "this" | "content" => {
-            (Sink::Global, 5)
-        }
+        b"cookie" | b"domain" | b"innerhtml" | b"outerhtml" | b"srcdoc" | b"location"
+        | b"referrer" => (Sink::Property, 5),
+        b"top" | b"self" | b"parent" | b"window" | b"frames" | b"globalthis" | b"this"
+        | b"content" => (Sink::Global, 5),
         _ => return None,
     })
 }
@@ -72,7 +73,7 @@ pub(crate) fn starts_with_call_sink(value: &[u8]) -> bool {
     let mut buf = [0u8; 32];
     value
         .get(..len)
-        .and_then(|w| lower_into(w, &mut buf))
+        .and_then(|w| lower_bytes_into(w, &mut buf))
         .and_then(sink)
         .is_some_and(|(kind, score)| kind == Sink::Call && score >= 5)
 }
@@ -143,17 +144,21 @@ pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
         while text.get(at).copied().is_some_and(is_ident_byte) {
             at += 1;
         }
+        // A word before (other than punctuation) means prose, not code (checked first: it
+        // rules out most words of text without a lookup).
+        if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
+            continue;
+        }
         let mut buf = [0u8; 32];
-        let Some(name) = text.get(start..at).and_then(|w| lower_into(w, &mut buf)) else {
+        let Some(name) = text
+            .get(start..at)
+            .and_then(|w| lower_bytes_into(w, &mut buf))
+        else {
             continue;
         };
         let Some((kind, score)) = sink(name) else {
             continue;
         };
-        // A word before (other than punctuation) means prose, not code.
-        if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
-            continue;
-        }
         let hit = match kind {
             Sink::Call => called(text, start, at),
             Sink::Property => property(text, start, at),

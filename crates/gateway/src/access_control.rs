@@ -3,8 +3,6 @@
 //! decision, enforced here: its patient filter and constraints are applied to the forwarded
 //! query or the request is refused; a batch or transaction is authorized entry by entry).
 
-use std::sync::Arc;
-
 use wardgate_identity::{AccessRequest, AuthError, Credentials, Identity, Rule};
 use wardgate_policy::{DeviceRefusal, ResolvedRoute};
 
@@ -38,9 +36,9 @@ pub(crate) async fn authenticate(
         client_cert_fingerprint: fingerprint.as_deref(),
         department,
     };
-    match identity.authenticate(credentials).await {
+    match identity.authenticate_shared(credentials).await {
         Ok(principal) => {
-            exchange.principal = principal.map(Arc::new);
+            exchange.principal = principal;
             Ok(())
         }
         // A device certificate bound to no service account identifies the device (its zone

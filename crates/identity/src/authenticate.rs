@@ -1,5 +1,6 @@
 //! The authenticate phase: bearer token or client certificate -> [`Principal`].
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::auth_error::AuthError;
@@ -33,22 +34,38 @@ impl Identity {
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Principal>, AuthError> {
+        Ok(self
+            .authenticate_shared(credentials)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Identity::authenticate`], with the principal shared: for one of wardgate's tokens it
+    /// is built once per token and kept with the verified token (the gateway's path).
+    pub async fn authenticate_shared(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Arc<Principal>>, AuthError> {
         if let Some(header) = credentials.authorization {
             let token =
                 bearer_token(header).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
-            let principal = match self.verify_access_token(token, credentials.department) {
+            let principal = match self.verify_access_token_shared(token, credentials.department) {
                 // Not signed by a key of ours (or not with our algorithm): another node's new
                 // key, or a trusted external issuer's token.
                 Err(AuthError::InvalidToken(TokenError::UnknownKey | TokenError::Algorithm)) => {
-                    self.verify_foreign_token(token, credentials.department)
-                        .await?
+                    Arc::new(
+                        self.verify_foreign_token(token, credentials.department)
+                            .await?,
+                    )
                 }
                 other => other?,
             };
             return Ok(Some(principal));
         }
         if let Some(fingerprint) = credentials.client_cert_fingerprint {
-            return self.service_by_certificate(fingerprint).await.map(Some);
+            return Ok(Some(Arc::new(
+                self.service_by_certificate(fingerprint).await?,
+            )));
         }
         Ok(None)
     }
@@ -60,17 +77,30 @@ impl Identity {
         token: &str,
         department: Option<&str>,
     ) -> Result<Principal, AuthError> {
+        self.verify_access_token_shared(token, department)
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Identity::verify_access_token`], with the principal built once per token and shared.
+    pub fn verify_access_token_shared(
+        &self,
+        token: &str,
+        department: Option<&str>,
+    ) -> Result<Arc<Principal>, AuthError> {
         let ring = self.ring();
         let now = self.now();
-        let claims = self
+        let verified = self
             .inner
             .verifier
             .verify(&ring, &self.inner.issuer, token, now)?;
-        if let Some(department) = department {
-            let base = tokens::fhir_base(&self.inner.issuer, department);
-            if !claims.aud.contains(&base) {
-                return Err(TokenError::Audience.into());
-            }
+        let claims = &verified.claims;
+        if let Some(department) = department
+            && !claims
+                .aud
+                .iter()
+                .any(|aud| tokens::is_fhir_base(aud, &self.inner.issuer, department))
+        {
+            return Err(TokenError::Audience.into());
         }
         if self
             .inner
@@ -79,7 +109,7 @@ impl Identity {
         {
             return Err(TokenError::Revoked.into());
         }
-        Ok(principal_from_claims(&claims))
+        Ok(verified.principal(principal_from_claims))
     }
 
     /// A token whose key we do not know: another node's new key (reload, rate limited), or a

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -145,7 +145,33 @@ pub struct TokenVerifier {
     /// Verified tokens, whole: a lookup hashes the token's end and compares it whole, so no
     /// token is ever taken for another (a SHA-256 of the ~1 KB token as the key cost more than
     /// the rest of the lookup on every request).
-    cache: RwLock<HashMap<Box<str>, std::sync::Arc<AccessClaims>, TailHash>>,
+    cache: RwLock<HashMap<Box<str>, Arc<Verified>, TailHash>>,
+}
+
+/// A verified token: its claims, and what the caller builds from them once per token (the
+/// principal), kept with them in the cache instead of being rebuilt for every request.
+#[derive(Debug)]
+pub struct Verified {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    principal: OnceLock<Arc<crate::principal::Principal>>,
+}
+
+impl Verified {
+    fn new(claims: AccessClaims) -> Self {
+        Verified {
+            claims,
+            principal: OnceLock::new(),
+        }
+    }
+
+    /// The principal the claims name, built by `build` the first time it is asked for.
+    pub fn principal(
+        &self,
+        build: impl FnOnce(&AccessClaims) -> crate::principal::Principal,
+    ) -> Arc<crate::principal::Principal> {
+        Arc::clone(self.principal.get_or_init(|| Arc::new(build(&self.claims))))
+    }
 }
 
 /// How many bytes of a token its cache hash reads: the end of its signature, which nobody
@@ -190,33 +216,33 @@ impl TokenVerifier {
         issuer: &str,
         token: &str,
         now: i64,
-    ) -> Result<std::sync::Arc<AccessClaims>, TokenError> {
+    ) -> Result<Arc<Verified>, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
         if let Ok(cache) = self.cache.read()
-            && let Some(claims) = cache.get(token)
+            && let Some(verified) = cache.get(token)
         {
-            return if claims.exp <= now {
+            return if verified.claims.exp <= now {
                 Err(TokenError::Expired)
             } else {
-                Ok(claims.clone())
+                Ok(Arc::clone(verified))
             };
         }
-        let claims = std::sync::Arc::new(verify_uncached(ring, issuer, token)?);
-        if claims.exp <= now {
+        let verified = Arc::new(Verified::new(verify_uncached(ring, issuer, token)?));
+        if verified.claims.exp <= now {
             return Err(TokenError::Expired);
         }
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_CAPACITY {
-                cache.retain(|_, c| c.exp > now);
+                cache.retain(|_, c| c.claims.exp > now);
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
                 }
             }
-            cache.insert(Box::from(token), claims.clone());
+            cache.insert(Box::from(token), Arc::clone(&verified));
         }
-        Ok(claims)
+        Ok(verified)
     }
 }
 
@@ -249,6 +275,15 @@ pub fn verify_uncached(
 /// The FHIR base of `department` under `issuer` (the public origin).
 pub fn fhir_base(issuer: &str, department: &str) -> String {
     format!("{}/{department}/fhir", issuer.trim_end_matches('/'))
+}
+
+/// Whether `audience` is [`fhir_base`]`(issuer, department)`, without building it.
+pub fn is_fhir_base(audience: &str, issuer: &str, department: &str) -> bool {
+    audience
+        .strip_prefix(issuer.trim_end_matches('/'))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_prefix(department))
+        .is_some_and(|rest| rest == "/fhir")
 }
 
 #[cfg(test)]
@@ -295,10 +330,10 @@ mod tests {
         let verifier = TokenVerifier::default();
         let token = sign(&ring, NOW, &claims("nurse.aaaa")).unwrap();
         let verified = verifier.verify(&ring, ISSUER, &token, NOW).unwrap();
-        assert_eq!(verified.name, "nurse.aaaa");
+        assert_eq!(verified.claims.name, "nurse.aaaa");
         // From the cache: the same claims.
         let again = verifier.verify(&ring, ISSUER, &token, NOW).unwrap();
-        assert!(std::sync::Arc::ptr_eq(&verified, &again));
+        assert!(Arc::ptr_eq(&verified, &again));
 
         // Another payload (same length) under the cached token's signature.
         let other = sign(&ring, NOW, &claims("nurse.bbbb")).unwrap();
@@ -318,7 +353,11 @@ mod tests {
 
         // The cache still answers for the token itself, and expiry still applies.
         assert_eq!(
-            verifier.verify(&ring, ISSUER, &token, NOW).unwrap().name,
+            verifier
+                .verify(&ring, ISSUER, &token, NOW)
+                .unwrap()
+                .claims
+                .name,
             "nurse.aaaa"
         );
         assert_eq!(
@@ -327,5 +366,26 @@ mod tests {
                 .unwrap_err(),
             TokenError::Expired
         );
+    }
+
+    #[test]
+    fn an_audience_is_the_departments_fhir_base_exactly() {
+        for issuer in [ISSUER, "https://wardgate.test/"] {
+            for (audience, department) in [
+                ("https://wardgate.test/emergency/fhir", "emergency"),
+                ("https://wardgate.test/emergency/fhir", "emergenc"),
+                ("https://wardgate.test/emergency/fhir/", "emergency"),
+                ("https://wardgate.test/emergencyx/fhir", "emergency"),
+                ("https://wardgate.testx/emergency/fhir", "emergency"),
+                ("https://wardgate.test//emergency/fhir", "emergency"),
+                ("https://wardgate.test/emergency/fhirx", "emergency"),
+            ] {
+                assert_eq!(
+                    is_fhir_base(audience, issuer, department),
+                    audience == fhir_base(issuer, department),
+                    "{audience} {issuer} {department}"
+                );
+            }
+        }
     }
 }

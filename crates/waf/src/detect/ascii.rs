@@ -30,6 +30,54 @@ pub(crate) fn find_ci_from(haystack: &[u8], needle: &[u8], from: usize) -> Optio
     None
 }
 
+/// The first position of `needle` in `haystack`: the same answer as `memchr::memmem::find`,
+/// for the detectors' short constant needles (`..`, `${`, `://`), where building a `memmem`
+/// searcher on every call costs more than the search. Each candidate (an occurrence of the
+/// needle's first byte) is compared in at most `needle.len()` steps, so the work is linear in
+/// the haystack for a needle of constant length; long needles built from the input (a SQL
+/// dollar-quote tag) belong to `memmem`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    let mut at = 0;
+    while let Some(rel) = memchr::memchr(first, haystack.get(at..)?) {
+        let pos = at + rel;
+        if haystack.get(pos + 1..pos + needle.len()) == Some(rest) {
+            return Some(pos);
+        }
+        at = pos + 1;
+    }
+    None
+}
+
+/// Every position of `needle` in `haystack`, left to right, not overlapping: the positions
+/// `memchr::memmem::find_iter` yields, searched as [`find`] does.
+pub(crate) fn find_iter<'h, 'n>(haystack: &'h [u8], needle: &'n [u8]) -> FindIter<'h, 'n> {
+    FindIter {
+        haystack,
+        needle,
+        at: 0,
+    }
+}
+
+/// The iterator of [`find_iter`].
+pub(crate) struct FindIter<'h, 'n> {
+    haystack: &'h [u8],
+    needle: &'n [u8],
+    at: usize,
+}
+
+impl Iterator for FindIter<'_, '_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let pos = self.at + find(self.haystack.get(self.at..)?, self.needle)?;
+        self.at = pos + self.needle.len().max(1);
+        Some(pos)
+    }
+}
+
 /// Whether `b` may continue an identifier in the C-like languages the detectors read.
 pub(crate) fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
@@ -187,6 +235,34 @@ pub(crate) fn lower_bytes_into<'b>(word: &[u8], buf: &'b mut [u8; 32]) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_answers_as_memmem_does() {
+        let haystacks: [&[u8]; 9] = [
+            b"",
+            b".",
+            b"...",
+            b"a..b...c....",
+            b"::::x::",
+            b"${${jndi:${x}}",
+            b"http://a://b:/",
+            b"() {() { :; }",
+            b"\xef\xbf..\x00.",
+        ];
+        let needles: [&[u8]; 9] = [
+            b"", b".", b"..", b"...", b"::", b"${", b"://", b"() {", b"x",
+        ];
+        for h in haystacks {
+            for n in needles {
+                assert_eq!(find(h, n), memchr::memmem::find(h, n), "{h:?} {n:?}");
+                assert_eq!(
+                    find_iter(h, n).collect::<Vec<_>>(),
+                    memchr::memmem::find_iter(h, n).collect::<Vec<_>>(),
+                    "{h:?} {n:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn case_insensitive_search() {

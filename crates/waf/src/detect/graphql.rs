@@ -5,6 +5,7 @@
 //! parameter, a raw body): `__typename`, which clients add to every selection, is not
 //! introspection of the schema.
 
+use super::ascii::find_iter;
 use super::{AttackClass, Finding};
 
 /// Selection sets nested deeper than this are a resource attack, not a query a client writes.
@@ -34,7 +35,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
 
 /// `__schema` followed by a selection set, or `__type` followed by its arguments.
 fn introspection(b: &[u8]) -> Option<(usize, usize)> {
-    for at in memchr::memmem::find_iter(b, b"__") {
+    for at in find_iter(b, b"__") {
         let preceded = at > 0 && b.get(at - 1).is_some_and(|c| is_name_byte(*c));
         if preceded {
             continue;

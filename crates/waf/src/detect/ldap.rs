@@ -4,6 +4,7 @@
 //! A filter item is `(attribute op value)` with op one of `=`, `~=`, `>=`, `<=`, `:=`; text in
 //! parentheses without that shape ("(ANTIQUE, VINTAGE) QUILT") is not a filter.
 
+use super::ascii::find;
 use super::{AttackClass, Finding};
 
 /// Parentheses examined per value.
@@ -67,7 +68,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     if hit.is_none() {
         // A value that is itself a filter breaking out: `*(|(objectclass=*))` is caught above;
         // an extensible match needs no parentheses at all.
-        if let Some(colon) = memchr::memmem::find(b, b":=") {
+        if let Some(colon) = find(b, b":=") {
             let head = b.get(..colon).unwrap_or(b"");
             let rule_like = head.contains(&b':')
                 && head.iter().filter(|c| **c == b'.').count() >= 2

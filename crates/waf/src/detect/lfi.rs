@@ -7,7 +7,7 @@
 //! wrappers (`php://filter`, `expect://`, `zip://`, `phar://`), and remote inclusion URLs
 //! (`http://evil/shell.txt?`).
 
-use super::ascii::{find_ci, find_ci_from, lower_into};
+use super::ascii::{find, find_ci, find_ci_from, lower_into};
 use super::needles::Needles;
 use super::{AttackClass, Finding};
 
@@ -121,7 +121,7 @@ fn traversals(bytes: &[u8]) -> Option<(usize, usize, usize)> {
     let mut first = 0;
     let mut last = 0;
     let mut at = 0;
-    while let Some(rel) = bytes.get(at..).and_then(|s| memchr::memmem::find(s, b"..")) {
+    while let Some(rel) = bytes.get(at..).and_then(|s| find(s, b"..")) {
         let start = at + rel;
         let mut end = start;
         while bytes.get(end) == Some(&b'.') {
@@ -164,8 +164,7 @@ fn repeated_separator(bytes: &[u8], end: usize) -> bool {
     let Some(rest) = bytes.get(end..) else {
         return false;
     };
-    let Some(next) = memchr::memmem::find(rest.get(..rest.len().min(8)).unwrap_or(b""), b"..")
-    else {
+    let Some(next) = find(rest.get(..rest.len().min(8)).unwrap_or(b""), b"..") else {
         return false;
     };
     let sep = rest.get(..next).unwrap_or(b"");

@@ -2,6 +2,7 @@
 //! evaluate to letters (`${lower:J}`, `${upper:n}`, `${::-d}`, `${env:X:-i}`,
 //! `${date:'j'}`), resolved innermost first, as Log4j does, within a bounded window.
 
+use super::ascii::find;
 use super::{AttackClass, Finding};
 
 /// Bytes after a `${` resolved.
@@ -16,7 +17,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     let mut from = 0;
     let mut windows = 0;
-    while let Some(rel) = b.get(from..).and_then(|s| memchr::memmem::find(s, b"${")) {
+    while let Some(rel) = b.get(from..).and_then(|s| find(s, b"${")) {
         windows += 1;
         if windows > MAX_WINDOWS {
             return;
@@ -85,7 +86,7 @@ fn resolve(text: &[u8]) -> Option<(&'static str, u16)> {
             return Some(("log4shell.jndi", 5));
         }
         // `${anything:-default}` evaluates to its default when the lookup is empty.
-        let replacement: Vec<u8> = if let Some(i) = memchr::memmem::find(&inner, b":-") {
+        let replacement: Vec<u8> = if let Some(i) = find(&inner, b":-") {
             inner.get(i + 2..)?.to_vec()
         } else if prefix == b"lower" || prefix == b"upper" {
             rest.to_vec()

@@ -376,7 +376,7 @@ fn full(input: &Input<'_>, findings: &mut Vec<Finding>) {
     xpath::detect(value, findings);
     scanner::callback_domain(value, findings);
     graphql::detect(value, findings);
-    if memchr::memmem::find(value.as_bytes(), b"<!").is_some() {
+    if ascii::find(value.as_bytes(), b"<!").is_some() {
         xxe::detect(value, false, findings);
     }
     let reach = match kind {

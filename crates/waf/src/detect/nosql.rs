@@ -3,7 +3,7 @@
 //! (`db.users.find(`), and JavaScript written for `$where` (loops on `new Date()`,
 //! `this.password.match(`).
 
-use super::ascii::{find_ci_from, lower_into};
+use super::ascii::{find_ci, find_ci_from, find_iter, lower_into};
 use super::{AttackClass, Finding};
 
 fn operator(name: &str) -> bool {
@@ -72,7 +72,7 @@ pub(crate) fn key(key: &str, findings: &mut Vec<Finding>) {
 /// Judge a parameter name: `user[$ne]`, `filter[$where]`.
 pub(crate) fn name(name: &str, findings: &mut Vec<Finding>) {
     let b = name.as_bytes();
-    for at in memchr::memmem::find_iter(b, b"[$") {
+    for at in find_iter(b, b"[$") {
         let rest = b.get(at + 2..).unwrap_or(b"");
         let end = rest.iter().position(|c| *c == b']').unwrap_or(rest.len());
         let mut buf = [0u8; 32];
@@ -135,9 +135,8 @@ pub(crate) fn value(value: &str, findings: &mut Vec<Finding>) {
         }
     }
     // JavaScript for `$where`.
-    let lower = value.to_ascii_lowercase();
-    let l = lower.as_bytes();
-    let has = |s: &[u8]| memchr::memmem::find(l, s);
+    // Case-insensitive search of lower-case needles: the positions in a lower-cased copy.
+    let has = |s: &[u8]| find_ci(b, s);
     let loop_on_time = has(b"new date").is_some()
         && (has(b"while(").is_some() || has(b"while (").is_some() || has(b"for(").is_some());
     let this_test = has(b"this.").is_some() && (has(b".match(").is_some() || has(b"==").is_some());

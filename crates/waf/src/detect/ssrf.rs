@@ -6,6 +6,7 @@
 
 use std::net::Ipv6Addr;
 
+use super::ascii::find_iter;
 use super::{AttackClass, Finding};
 
 /// URLs examined per value.
@@ -35,7 +36,7 @@ pub(crate) enum Reach {
 pub(crate) fn detect(value: &str, reach: Reach, paranoia: u8, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     let mut best: Option<(u16, &'static str, usize, usize)> = None;
-    for sep in memchr::memmem::find_iter(b, b"://").take(MAX_URLS) {
+    for sep in find_iter(b, b"://").take(MAX_URLS) {
         let mut scheme_start = sep;
         while scheme_start > 0
             && b.get(scheme_start - 1)

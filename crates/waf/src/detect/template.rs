@@ -7,7 +7,7 @@
 //! `_self.env`, `freemarker.template.utility.Execute`). Placeholders (`{{name}}`,
 //! `{% $NUM_VIEWS|STRING_FORMAT %}`) pass.
 
-use super::ascii::find_ci_from;
+use super::ascii::{find, find_ci_from};
 use super::needles::Needles;
 use super::{AttackClass, Finding};
 
@@ -73,7 +73,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
         let close = CLOSES.get(index).copied().unwrap_or(b"}");
         let mut from = first;
         let mut seen = 0;
-        while let Some(at) = b.get(from..).and_then(|s| memchr::memmem::find(s, open)) {
+        while let Some(at) = b.get(from..).and_then(|s| find(s, open)) {
             seen += 1;
             if seen > MAX_EXPRESSIONS {
                 break;
@@ -81,7 +81,7 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
             let start = from + at;
             from = start + open.len();
             let window = b.get(from..(from + MAX_EXPR).min(b.len())).unwrap_or(b"");
-            let inner = match memchr::memmem::find(window, close) {
+            let inner = match find(window, close) {
                 Some(end) => window.get(..end).unwrap_or(b""),
                 None => window,
             };
@@ -156,10 +156,7 @@ fn judge_expression(open: &[u8], inner: &[u8]) -> Option<&'static str> {
         b"constructor.constructor",
         b"processbuilder",
     ];
-    if escapes
-        .iter()
-        .any(|e| memchr::memmem::find(&squeezed, e).is_some())
-    {
+    if escapes.iter().any(|e| find(&squeezed, e).is_some()) {
         return Some("ssti.sandbox-escape");
     }
     // Jinja / Twig / Django objects that expose the application.
@@ -180,7 +177,7 @@ fn judge_expression(open: &[u8], inner: &[u8]) -> Option<&'static str> {
     if open == b"{{"
         && (internals
             .iter()
-            .any(|e| squeezed.starts_with(e) || memchr::memmem::find(&squeezed, e).is_some())
+            .any(|e| squeezed.starts_with(e) || find(&squeezed, e).is_some())
             || squeezed == b"config")
     {
         return Some("ssti.engine-internals");

@@ -3,7 +3,7 @@
 //! (`'] | //*[`). Quote-and-tautology forms (`' or '1'='1`) are shared with SQL and found by
 //! the SQL detector.
 
-use super::ascii::{find_ci_from, is_ident_byte, lower_into};
+use super::ascii::{find_ci_from, find_iter, is_ident_byte, lower_into};
 use super::{AttackClass, Finding};
 
 const AXES: &[&str] = &[
@@ -64,7 +64,7 @@ fn push(findings: &mut Vec<Finding>, rule: &'static str, start: usize, end: usiz
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     // Axis steps: `name::` followed by a node test.
-    for at in memchr::memmem::find_iter(b, b"::") {
+    for at in find_iter(b, b"::") {
         let mut start = at;
         while start > 0
             && b.get(start - 1)

@@ -2,7 +2,7 @@
 //! DTDs, `SYSTEM` / `PUBLIC` entities, parameter entities), entity expansion bombs, XInclude,
 //! and schema imports from remote locations.
 
-use super::ascii::{find_ci, find_ci_from, skip_space, starts_with_ci};
+use super::ascii::{find, find_ci, find_ci_from, skip_space, starts_with_ci};
 use super::{AttackClass, Finding};
 
 /// Declarations examined per document.
@@ -24,9 +24,7 @@ pub(crate) fn detect(value: &str, whole_document: bool, findings: &mut Vec<Findi
         let end =
             memchr::memchr2(b'[', b'>', b.get(at..).unwrap_or(b"")).map_or(b.len(), |i| at + i);
         let head = b.get(at..end).unwrap_or(b"").to_ascii_uppercase();
-        if memchr::memmem::find(&head, b" SYSTEM").is_some()
-            || memchr::memmem::find(&head, b" PUBLIC").is_some()
-        {
+        if find(&head, b" SYSTEM").is_some() || find(&head, b" PUBLIC").is_some() {
             return push(findings, "xxe.external-dtd", 5, at, end);
         }
     }
@@ -54,9 +52,7 @@ pub(crate) fn detect(value: &str, whole_document: bool, findings: &mut Vec<Findi
         if trimmed.first() == Some(&b'%') {
             return push(findings, "xxe.parameter-entity", 5, at, end);
         }
-        if memchr::memmem::find(&decl, b"SYSTEM").is_some()
-            || memchr::memmem::find(&decl, b"PUBLIC").is_some()
-        {
+        if find(&decl, b"SYSTEM").is_some() || find(&decl, b"PUBLIC").is_some() {
             return push(findings, "xxe.external-entity", 5, at, end);
         }
         // An entity whose value refers to other entities is a step of an expansion bomb.

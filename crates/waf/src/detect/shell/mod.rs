@@ -10,6 +10,7 @@ mod code;
 mod commands;
 mod lexer;
 
+use super::ascii::find;
 use super::needles::Needles;
 use super::{AttackClass, Finding};
 use commands::{Telling, command, glob_matches, net_subcommand, takes_command, takes_number};
@@ -28,7 +29,7 @@ fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usiz
 /// Judge one value for OS command injection.
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
-    if let Some(at) = memchr::memmem::find(b, b"() {") {
+    if let Some(at) = find(b, b"() {") {
         let body = b.get(at + 4..(at + 12).min(b.len())).unwrap_or(b"");
         if body.contains(&b':') {
             return push(findings, "rce.shellshock", 5, at, at + 4);

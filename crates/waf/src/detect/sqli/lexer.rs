@@ -6,6 +6,7 @@
 //! are lexed as code, as MySQL does.
 
 use super::keywords::{Kw, WordClass, classify, keyword};
+use crate::detect::ascii::find;
 
 /// Tokens examined per context: enough for any injection's decisive prefix.
 pub(crate) const MAX_TOKENS: usize = 256;
@@ -401,10 +402,10 @@ impl Lexer<'_, '_> {
     fn word(&mut self, start: usize) {
         let b = self.bytes;
         let mut at = self.at;
-        while b
-            .get(at)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$') || *c >= 0x80)
-            && !is_replacement(b, at)
+        // U+FFFD ends a word; only its first byte (0xEF) needs the closer look.
+        while let Some(&c) = b.get(at)
+            && (c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$') || c >= 0x80)
+            && !(c == 0xef && is_replacement(b, at))
         {
             at += 1;
         }
@@ -465,7 +466,7 @@ impl Lexer<'_, '_> {
         let end = self
             .bytes
             .get(from..)
-            .and_then(|s| memchr::memmem::find(s, b"*/"))
+            .and_then(|s| find(s, b"*/"))
             .map_or(self.bytes.len(), |rel| from + rel + 2);
         self.at = end;
         let to_end = end == self.bytes.len();

@@ -13,7 +13,7 @@
 
 use super::html::Tag;
 use super::{MAX_ATTR, lower_name};
-use crate::detect::ascii::{decode_entities_into, decode_entity};
+use crate::detect::ascii::{decode_entities_into, decode_entity, find};
 
 /// What an element does in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +261,7 @@ pub(crate) fn declaration(text: &[u8]) -> Option<(usize, usize)> {
         return Some((lt, (lt + len).min(text.len())));
     }
     // `]]>` ends a CDATA section: the value leaves the XML text it was placed in.
-    memchr::memmem::find(text, b"]]>").map(|at| (at, at + 3))
+    find(text, b"]]>").map(|at| (at, at + 3))
 }
 
 /// A value that is nothing but an encoded `<`, encoded any number of times (`&lt;`,
@@ -336,7 +336,7 @@ fn decode_round(text: &str) -> String {
 /// charset. `+ADw-` is never base64 or base64url text (`-` ends a UTF-7 run, `+` is not in
 /// base64url).
 pub(crate) fn utf7_tag(text: &[u8]) -> Option<(usize, usize)> {
-    let at = memchr::memmem::find(text, b"+ADw-")?;
+    let at = find(text, b"+ADw-")?;
     let next = text.get(at + 5)?;
     (next.is_ascii_alphabetic() || *next == b'/' || *next == b'+').then_some((at, at + 5))
 }

@@ -27,7 +27,7 @@ pub(crate) fn loads_resource(name: &str) -> bool {
 #[cfg(test)]
 mod tests;
 
-use super::ascii::{decode_entities_into, find_ci_from, lower_into};
+use super::ascii::{decode_entities_into, find, find_ci_from, lower_into};
 use super::{AttackClass, Finding};
 use html::Tag;
 use script::Scheme;
@@ -393,16 +393,13 @@ fn template_injection(text: &[u8]) -> Option<(usize, usize)> {
     let mut from = 0;
     // Expressions examined: `{{{{{{...` must not cost a window per brace pair.
     for _ in 0..64 {
-        let Some(rel) = text
-            .get(from..)
-            .and_then(|s| memchr::memmem::find(s, b"{{"))
-        else {
+        let Some(rel) = text.get(from..).and_then(|s| find(s, b"{{")) else {
             break;
         };
         let open = from + rel;
         from = open + 2;
         let window = text.get(open..(open + 512).min(text.len())).unwrap_or(b"");
-        let inner = match memchr::memmem::find(window, b"}}") {
+        let inner = match find(window, b"}}") {
             Some(close) => window.get(2..close).unwrap_or(b""),
             None => window.get(2..).unwrap_or(b""),
         };
@@ -417,9 +414,7 @@ fn template_injection(text: &[u8]) -> Option<(usize, usize)> {
             b"$parent",
         ];
         let lower = inner.to_ascii_lowercase();
-        if markers
-            .iter()
-            .any(|m| memchr::memmem::find(&lower, m).is_some())
+        if markers.iter().any(|m| find(&lower, m).is_some())
             || script::sinks(inner).is_some_and(|h| h.score >= 5)
         {
             return Some((open, open + 2 + inner.len()));

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::detect::ascii::any_byte;
+
 /// What text normalisation found and did.
 #[derive(Debug)]
 pub struct NormalisedText<'a> {
@@ -15,7 +17,7 @@ pub struct NormalisedText<'a> {
 /// the Unicode spaces) to a space and fullwidth ASCII (`＜`) to ASCII.
 pub fn normalise_text(input: &str) -> NormalisedText<'_> {
     // Most text has nothing to normalise: find the first character that changes, if any.
-    let first_change = if input.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+    let first_change = if !any_byte(input.as_bytes(), |b| !(0x20..0x7F).contains(&b)) {
         None
     } else {
         input

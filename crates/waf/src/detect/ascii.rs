@@ -1,5 +1,5 @@
-//! ASCII scanning primitives shared by the detectors: case-insensitive search, word
-//! boundaries, bounded entity decoding. Every function is linear in its input.
+//! ASCII scanning primitives shared by the detectors (and decoding): case-insensitive search,
+//! word boundaries, bounded entity decoding. Every function is linear in its input.
 
 /// Whether `haystack[at..]` starts with `needle`, ignoring ASCII case (`needle` lower-case).
 pub(crate) fn starts_with_ci(haystack: &[u8], at: usize, needle: &[u8]) -> bool {
@@ -76,6 +76,25 @@ impl Iterator for FindIter<'_, '_> {
         self.at = pos + self.needle.len().max(1);
         Some(pos)
     }
+}
+
+/// Whether any byte of `bytes` satisfies `test`. Most values have none, so the whole value is
+/// read: a block of 32 bytes at a time without stopping inside the block, which the compiler
+/// turns into a few vector instructions instead of a test and a branch per byte.
+pub(crate) fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        if block.iter().fold(false, |found, &b| found | test(b)) {
+            return true;
+        }
+    }
+    let mut rest = blocks.remainder().chunks_exact(8);
+    for block in &mut rest {
+        if block.iter().fold(false, |found, &b| found | test(b)) {
+            return true;
+        }
+    }
+    rest.remainder().iter().any(|&b| test(b))
 }
 
 /// Whether `b` may continue an identifier in the C-like languages the detectors read.
@@ -262,6 +281,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn any_byte_reads_blocks_and_the_rest() {
+        let mut text = vec![b'a'; 100];
+        assert!(!any_byte(&text, |b| b == b'\n'));
+        for at in [0, 31, 32, 63, 64, 95, 96, 99] {
+            text[at] = b'\n';
+            assert!(any_byte(&text, |b| b == b'\n'), "{at}");
+            text[at] = b'a';
+        }
+        assert!(!any_byte(b"", |_| true));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! line break in a value followed by what a protocol reads as a new header, a status line, a
 //! body, or a mail command.
 
-use super::ascii::lower_into;
+use super::ascii::{any_byte, lower_into};
 use super::{AttackClass, Finding};
 
 /// How strictly a header line is recognised.
@@ -28,10 +28,9 @@ fn is_break(c: char) -> bool {
 /// Judge one value.
 pub(crate) fn detect(value: &str, strictness: Strictness, findings: &mut Vec<Finding>) {
     // Every break is `\r`, `\n` or a non-ASCII character: ASCII text without them is one line.
-    if !value
-        .bytes()
-        .any(|b| b == b'\r' || b == b'\n' || !b.is_ascii())
-    {
+    if !any_byte(value.as_bytes(), |b| {
+        b == b'\r' || b == b'\n' || !b.is_ascii()
+    }) {
         return;
     }
     let mut lines = value.split(is_break);

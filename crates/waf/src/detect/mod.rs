@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-mod ascii;
+pub(crate) mod ascii;
 mod crlf;
 mod graphql;
 mod ldap;

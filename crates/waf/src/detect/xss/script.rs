@@ -134,16 +134,21 @@ fn prev_code(text: &[u8], at: usize) -> Option<u8> {
 pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
     let mut at = 0;
     let mut best: Option<ScriptHit> = None;
-    while at < text.len() {
-        let b = text.get(at).copied().unwrap_or(0);
-        if !(b.is_ascii_alphabetic() || b == b'_' || b == b'$') {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        while text.get(at).copied().is_some_and(is_ident_byte) {
-            at += 1;
-        }
+    while let Some(rest) = text.get(at..) {
+        // The next identifier start, and the end of its identifier.
+        let Some(rel) = rest
+            .iter()
+            .position(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b'$')
+        else {
+            break;
+        };
+        let start = at + rel;
+        let word = text.get(start..).unwrap_or(b"");
+        at = start
+            + word
+                .iter()
+                .position(|&b| !is_ident_byte(b))
+                .unwrap_or(word.len());
         // A word before (other than punctuation) means prose, not code (checked first: it
         // rules out most words of text without a lookup).
         if prev_code(text, start).is_some_and(|p| !js_punct(p)) {

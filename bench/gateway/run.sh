@@ -7,6 +7,7 @@
 #
 #   bench/gateway/run.sh [seconds-per-run]        (default 10; ROUNDS=3 rounds)
 #   FIXED_SECONDS=30                              (length of each fixed-rate run, default 30)
+#   PIN=1                                         (the proxy alone on CPU 0, see below)
 #
 # The three targets are measured in turn, ROUNDS times, and the median of each is reported,
 # so that a burst of other work on the machine does not land on one target only.
@@ -28,6 +29,11 @@
 # off. In a 5 s run that backlog alone is more than 1% of the requests (measured: p99 25-33
 # ms for direct, nginx and wardgate alike at 10,000 req/s over 5 s, against 1.3-8 ms over
 # 30 s), so a short run measures connection setup, not the steady state.
+#
+# PIN=1 gives the proxy under test a core of its own: wardgate with one worker thread
+# (WARDGATE_THREADS=1, every thread pinned to CPU 0) and nginx with one worker (pinned to CPU
+# 0), while the upstream and the load generator (wrk -t1, oha) run on CPU 1. Needs 2 cores or
+# more (taskset, from util-linux). Without it all of them share every core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -35,7 +41,15 @@ DURATION=${1:-10}
 FIXED_SECONDS=${FIXED_SECONDS:-30}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
-THREADS=${THREADS:-2}
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ]; then
+  THREADS=${THREADS:-1}
+  export WARDGATE_THREADS=1
+  LOADGEN=(taskset -c 1)
+else
+  THREADS=${THREADS:-2}
+  LOADGEN=()
+fi
 UPSTREAM_PORT=${UPSTREAM_PORT:-28080}
 DIRECT_PORT=${DIRECT_PORT:-28081}
 NGINX_PORT=${NGINX_PORT:-28443}
@@ -81,6 +95,7 @@ bench_policy "$WARDGATE_PORT" "$ADMIN_PORT" "$UPSTREAM_PORT" "$WORK/wardgate-exc
 "$WARDGATE" check --config "$WORK/wardgate.toml" >"$WORK/check.txt" || { cat "$WORK/check.txt" >&2; exit 1; }
 "$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" >"$WORK/wardgate.out" 2>"$WORK/wardgate.err" &
 pids+=($!)
+[ "$PIN" = 1 ] && taskset -a -p 0x1 "$!" >/dev/null
 for _ in $(seq 100); do [ -f "$WORK/data/server-key.pem" ] && grep -q listening "$WORK/wardgate.out" 2>/dev/null && break; sleep 0.2; done
 # Every clinical request carries an access token (an anonymous one is refused): so do these.
 # All three targets get the same header, so the client sends the same bytes to each.
@@ -107,7 +122,7 @@ http {
 }
 NGINX
 cat > "$WORK/nginx-proxy.conf" <<NGINX
-worker_processes auto;
+worker_processes $([ "$PIN" = 1 ] && echo 1 || echo auto);
 pid $WORK/nginx-proxy.pid;
 error_log $WORK/nginx-proxy.err;
 events { worker_connections 4096; }
@@ -132,6 +147,11 @@ NGINX
 sed -i 's/^    http2 on;$//' "$WORK/nginx-proxy.conf"   # 1.22 has no "http2 on"; clients here speak HTTP/1.1
 "$NGINX" -c "$WORK/nginx-upstream.conf" -p "$WORK" -g 'daemon on;'
 "$NGINX" -c "$WORK/nginx-proxy.conf" -p "$WORK" -g 'daemon on;'
+if [ "$PIN" = 1 ]; then
+  sleep 0.3
+  for worker in $(pgrep -P "$(cat "$WORK/nginx-proxy.pid")"); do taskset -p 0x1 "$worker" >/dev/null; done
+  for worker in $(pgrep -P "$(cat "$WORK/nginx-upstream.pid")"); do taskset -p 0x2 "$worker" >/dev/null; done
+fi
 sleep 0.5
 for port in $DIRECT_PORT $NGINX_PORT $WARDGATE_PORT; do
   code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
@@ -148,7 +168,7 @@ saturate() {
   local name=$1 port=$2 round=$3 out
   # Tokens live 5 minutes: a fresh one for each run.
   TOKEN=$(bench_token)
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  out=$("${LOADGEN[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
   echo "$out" > "$WORK/wrk-$name-$round.txt"
   if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
   echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}' | to_ms) $(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)"
@@ -158,7 +178,7 @@ saturate() {
 fixed_rate() {
   local name=$1 port=$2 rate=$3 round=$4 json
   TOKEN=$(bench_token)
-  json=$(oha --no-tui --insecure --http-version 1.1 --output-format json -z "${FIXED_SECONDS}s" -c "$CONNECTIONS" -q "$rate" --latency-correction -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  json=$("${LOADGEN[@]}" oha --no-tui --insecure --http-version 1.1 --output-format json -z "${FIXED_SECONDS}s" -c "$CONNECTIONS" -q "$rate" --latency-correction -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
   echo "$json" > "$WORK/oha-$name-$round.json"
   echo "$json" | python3 -c 'import json,sys; p=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (p["p50"]*1000, p["p99"]*1000))'
 }
@@ -195,7 +215,7 @@ echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -sr)"
 echo "load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (saturation); oha -c$CONNECTIONS -q $HALF -z ${FIXED_SECONDS}s --latency-correction (fixed rate = half of wardgate's saturation)"
 echo "all over TLS (HTTPS/1.1 keep-alive); GET $PATH_UNDER_TEST -> ${#BODY}-byte JSON; median of $ROUNDS rounds"
-echo "each request carries an access token (Authorization: Bearer, ~1 KB); wardgate runtime: ${WARDGATE_RUNTIME:-per-core}, commit $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes')"
+echo "each request carries an access token (Authorization: Bearer, ~1 KB); wardgate runtime: ${WARDGATE_RUNTIME:-per-core}$([ "$PIN" = 1 ] && echo ", PIN=1: wardgate (1 worker) and nginx (1 worker) alone on CPU 0; upstream, wrk and oha on CPU 1"), commit $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes')"
 echo "load average before: $LOAD_BEFORE, after: $LOAD_AFTER (other work on the machine skews every number)"
 echo
 printf "| %-9s | %10s | %8s | %8s | %14s | %14s |\n" target "req/s" "p50 ms" "p99 ms" "p50 ms @$HALF/s" "p99 ms @$HALF/s"

@@ -126,41 +126,44 @@ pub(crate) fn judge_search(
     }
 }
 
-/// Elements whose string values are text people write or read: names, notes, descriptions.
-/// Sorted for binary search. Any element ending in `String` or `Markdown` (`valueString`,
-/// `contentString`, `valueMarkdown`) is free text too.
-const FREE_TEXT_ELEMENTS: &[&str] = &[
-    "alias",
-    "city",
-    "comment",
-    "comments",
-    "conclusion",
-    "copyright",
-    "country",
-    "description",
-    "display",
-    "district",
-    "family",
-    "given",
-    "instruction",
-    "label",
-    "line",
-    "name",
-    "note",
-    "outcomeDesc",
-    "patientInstruction",
-    "prefix",
-    "purpose",
-    "question",
-    "requirements",
-    "state",
-    "subtitle",
-    "suffix",
-    "summary",
-    "text",
-    "title",
-    "usage",
-];
+/// Whether a string element holds text people write or read: names, notes, descriptions.
+/// Any element ending in `String` or `Markdown` (`valueString`, `contentString`,
+/// `valueMarkdown`) is free text too; that is checked by the caller.
+fn is_free_text_element(element: &str) -> bool {
+    matches!(
+        element,
+        "alias"
+            | "city"
+            | "comment"
+            | "comments"
+            | "conclusion"
+            | "copyright"
+            | "country"
+            | "description"
+            | "display"
+            | "district"
+            | "family"
+            | "given"
+            | "instruction"
+            | "label"
+            | "line"
+            | "name"
+            | "note"
+            | "outcomeDesc"
+            | "patientInstruction"
+            | "prefix"
+            | "purpose"
+            | "question"
+            | "requirements"
+            | "state"
+            | "subtitle"
+            | "suffix"
+            | "summary"
+            | "text"
+            | "title"
+            | "usage"
+    )
+}
 
 /// How a string element of a FHIR resource is judged, by its name and its parent's.
 pub(crate) fn element_kind(element: Option<&str>, parent: Option<&str>) -> InputKind {
@@ -170,9 +173,7 @@ pub(crate) fn element_kind(element: Option<&str>, parent: Option<&str>) -> Input
     if element == "div" && parent == Some("text") {
         return InputKind::FhirNarrative;
     }
-    if FREE_TEXT_ELEMENTS.binary_search(&element).is_ok()
-        || element.ends_with("String")
-        || element.ends_with("Markdown")
+    if is_free_text_element(element) || element.ends_with("String") || element.ends_with("Markdown")
     {
         return InputKind::ClinicalText;
     }
@@ -209,7 +210,12 @@ fn is_token(value: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !value.contains("..")
+        && !has_double_dot(bytes)
+}
+
+/// Whether `bytes` holds `..`.
+fn has_double_dot(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"..")
 }
 
 /// `YYYY[-MM[-DD[Thh:mm[:ss[.fff]][Z|+hh:mm]]]]`.
@@ -280,17 +286,20 @@ fn is_reference(value: &str) -> bool {
     if is_urn(value) {
         return true;
     }
-    let mut parts = value.split('/');
-    let (Some(rtype), Some(id)) = (parts.next(), parts.next()) else {
+    let Some((rtype, rest)) = value.split_once('/') else {
         return false;
     };
-    if !is_resource_type(rtype) || !is_valid_id(id) || id.contains("..") {
+    let (id, version) = match rest.split_once('/') {
+        Some((id, version)) => (id, Some(version)),
+        None => (rest, None),
+    };
+    if !is_resource_type(rtype) || !is_valid_id(id) || has_double_dot(id.as_bytes()) {
         return false;
     }
-    match (parts.next(), parts.next(), parts.next()) {
-        (None, _, _) => true,
-        (Some("_history"), Some(vid), None) => is_valid_id(vid),
-        _ => false,
+    match version.map(|v| v.split_once('/')) {
+        None => true,
+        Some(Some(("_history", vid))) => !vid.contains('/') && is_valid_id(vid),
+        Some(_) => false,
     }
 }
 
@@ -305,7 +314,7 @@ fn is_urn(value: &str) -> bool {
         return !oid.is_empty()
             && oid.len() <= 64
             && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && !oid.contains("..");
+            && !has_double_dot(oid.as_bytes());
     }
     false
 }
@@ -319,22 +328,54 @@ fn is_canonical(value: &str) -> bool {
     else {
         return false;
     };
-    let (url, version) = rest.split_once('|').unwrap_or((rest, ""));
-    let (host, path) = url.split_once('/').unwrap_or((url, ""));
-    let labels_ok = host.split('.').all(|l| {
-        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    let top = host.rsplit('.').next().unwrap_or("");
-    value.len() <= 256
-        && host.contains('.')
-        && labels_ok
-        && top.len() >= 2
-        && top.bytes().all(|b| b.is_ascii_alphabetic())
+    if value.len() > 256 {
+        return false;
+    }
+    // The host runs to the first `/` (a path follows) or `|` (a version follows); the path to
+    // the first `|` after it. Every split is at an ASCII byte, a character boundary.
+    let bytes = rest.as_bytes();
+    let host_end = bytes
+        .iter()
+        .position(|&c| c == b'/' || c == b'|')
+        .unwrap_or(bytes.len());
+    let (path, version) = match bytes.get(host_end) {
+        Some(b'/') => {
+            let tail = rest.get(host_end + 1..).unwrap_or("");
+            tail.split_once('|').unwrap_or((tail, ""))
+        }
+        Some(_) => ("", rest.get(host_end + 1..).unwrap_or("")),
+        None => ("", ""),
+    };
+    is_domain_name(bytes.get(..host_end).unwrap_or(b""))
         && path
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
-        && !path.contains("..")
+        && !has_double_dot(path.as_bytes())
         && (version.is_empty() || is_token(version))
+}
+
+/// Dot-separated labels of letters, digits and `-` (1 to 63 bytes each), at least two, the
+/// last of at least two letters: a domain name, never an IP address or `localhost`.
+fn is_domain_name(host: &[u8]) -> bool {
+    let mut labels = 1;
+    let mut label_len = 0;
+    let mut label_letters = true;
+    for &c in host {
+        if c == b'.' {
+            if !(1..=63).contains(&label_len) {
+                return false;
+            }
+            labels += 1;
+            label_len = 0;
+            label_letters = true;
+        } else if c.is_ascii_alphanumeric() || c == b'-' {
+            label_len += 1;
+            label_letters &= c.is_ascii_alphabetic();
+        } else {
+            return false;
+        }
+    }
+    labels >= 2 && (2..=63).contains(&label_len) && label_letters
 }
 
 /// Whether a JSON member name is a FHIR element name (`valueQuantity`, `_birthDate`): such a
@@ -358,9 +399,117 @@ pub(crate) fn attachment_kind(content_type: Option<&str>) -> Option<InputKind> {
 mod tests {
     use super::*;
 
+    /// `is_canonical` as first written, with string splits: the fast one must agree with it.
+    fn canonical_by_splits(value: &str) -> bool {
+        let Some(rest) = value
+            .strip_prefix("http://")
+            .or_else(|| value.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        let (url, version) = rest.split_once('|').unwrap_or((rest, ""));
+        let (host, path) = url.split_once('/').unwrap_or((url, ""));
+        let labels_ok = host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        let top = host.rsplit('.').next().unwrap_or("");
+        value.len() <= 256
+            && host.contains('.')
+            && labels_ok
+            && top.len() >= 2
+            && top.bytes().all(|b| b.is_ascii_alphabetic())
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
+            && !path.contains("..")
+            && (version.is_empty() || is_token(version))
+    }
+
     #[test]
-    fn the_free_text_table_is_sorted() {
-        assert!(FREE_TEXT_ELEMENTS.windows(2).all(|w| w[0] < w[1]));
+    fn canonical_urls_are_judged_as_by_string_splits() {
+        let hosts = [
+            "",
+            "loinc.org",
+            "hl7.org",
+            "terminology.hl7.org",
+            "a.b",
+            "a.bc",
+            "a..org",
+            ".org",
+            "org.",
+            "localhost",
+            "10.0.0.1",
+            "x-y.example.com",
+            "ex_ample.org",
+            "a.c0m",
+            "é.org",
+        ];
+        let tails = [
+            "",
+            "/",
+            "/fhir/StructureDefinition/x",
+            "/a/../b",
+            "/a|1.0",
+            "|4.0.1",
+            "|",
+            "/x|",
+            "/x|a..b",
+            "/x?y",
+            "/~user",
+            "|1|2",
+            "/a/b/|v1",
+            "//",
+            "/é",
+        ];
+        let long = format!("http://{}.org/", "a".repeat(63));
+        let too_long_label = format!("http://{}.org/", "a".repeat(64));
+        let too_long = format!("https://example.org/{}", "p".repeat(240));
+        let mut values = vec![long, too_long_label, too_long, "ftp://loinc.org".to_owned()];
+        for scheme in ["http://", "https://", "HTTP://"] {
+            for host in hosts {
+                for tail in tails {
+                    values.push(format!("{scheme}{host}{tail}"));
+                }
+            }
+        }
+        for value in &values {
+            assert_eq!(is_canonical(value), canonical_by_splits(value), "{value:?}");
+        }
+        assert!(is_canonical("http://loinc.org"));
+        assert!(is_canonical(
+            "http://hl7.org/fhir/StructureDefinition/x|4.0.1"
+        ));
+    }
+
+    #[test]
+    fn references_are_type_id_and_history() {
+        for good in [
+            "Patient/p1",
+            "Patient/p.1",
+            "Observation/o-1/_history/2",
+            "#contained1",
+            "urn:uuid:6f1c2b9e-3d4a-4f8e-9b7a-2c5d8e1f0a34",
+        ] {
+            assert!(is_reference(good), "{good}");
+        }
+        for bad in [
+            "Patient",
+            "Patient/",
+            "Patient/p..1",
+            "Patient/p1/",
+            "Patient/p1/_history",
+            "Patient/p1/_history/",
+            "Patient/p1/_history/2/x",
+            "Patient/p1/other/2",
+            "patient/p1",
+            "Patient/p 1",
+            "#",
+            "http://example.org/Patient/p1",
+        ] {
+            assert!(!is_reference(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -4,95 +4,102 @@
 //! argument (a quote, a variable, a backtick, a nested call) or none, so "immune system (CNS)"
 //! is prose.
 
-use crate::detect::ascii::{is_ident_byte, lower_into};
-use crate::detect::needles::Needles;
+use crate::detect::ascii::{is_ident_byte, lower_bytes_into};
+use crate::detect::needles::{Found, Needles};
 
 /// A code-injection finding: rule, byte range.
 pub(crate) type Hit = (&'static str, usize, usize);
 
-fn runs_code(name: &str) -> bool {
+fn runs_code(name: &[u8]) -> bool {
     matches!(
         name,
-        "system"
-            | "exec"
-            | "shell_exec"
-            | "passthru"
-            | "popen"
-            | "proc_open"
-            | "pcntl_exec"
-            | "eval"
-            | "assert"
-            | "create_function"
-            | "call_user_func"
-            | "call_user_func_array"
-            | "include"
-            | "include_once"
-            | "require"
-            | "require_once"
-            | "phpinfo"
-            | "phpversion"
-            | "file_get_contents"
-            | "file_put_contents"
-            | "readfile"
-            | "highlight_file"
-            | "show_source"
-            | "fopen"
-            | "__import__"
-            | "execfile"
-            | "compile"
-            | "execsync"
-            | "spawnsync"
-            | "spawn"
-            | "execfilesync"
-            | "getruntime"
-            | "processbuilder"
-            | "forname"
-            | "createobject"
-            | "executeglobal"
-            | "instance_eval"
-            | "class_eval"
-            | "module_eval"
-            | "unserialize"
-            | "print_r"
-            | "var_dump"
-            | "getenv"
-            | "putenv"
-            | "dechex"
-            | "hexdec"
+        b"system"
+            | b"exec"
+            | b"shell_exec"
+            | b"passthru"
+            | b"popen"
+            | b"proc_open"
+            | b"pcntl_exec"
+            | b"eval"
+            | b"assert"
+            | b"create_function"
+            | b"call_user_func"
+            | b"call_user_func_array"
+            | b"include"
+            | b"include_once"
+            | b"require"
+            | b"require_once"
+            | b"phpinfo"
+            | b"phpversion"
+            | b"file_get_contents"
+            | b"file_put_contents"
+            | b"readfile"
+            | b"highlight_file"
+            | b"show_source"
+            | b"fopen"
+            | b"__import__"
+            | b"execfile"
+            | b"compile"
+            | b"execsync"
+            | b"spawnsync"
+            | b"spawn"
+            | b"execfilesync"
+            | b"getruntime"
+            | b"processbuilder"
+            | b"forname"
+            | b"createobject"
+            | b"executeglobal"
+            | b"instance_eval"
+            | b"class_eval"
+            | b"module_eval"
+            | b"unserialize"
+            | b"print_r"
+            | b"var_dump"
+            | b"getenv"
+            | b"putenv"
+            | b"dechex"
+            | b"hexdec"
     )
 }
 
 /// Calls that run nothing by themselves, allowed as the argument of a code call.
-fn empty_call_ok(name: &str) -> bool {
+fn empty_call_ok(name: &[u8]) -> bool {
     matches!(
         name,
-        "phpinfo" | "phpversion" | "getruntime" | "processbuilder" | "getenv"
+        b"phpinfo" | b"phpversion" | b"getruntime" | b"processbuilder" | b"getenv"
     )
 }
 
-/// Find code injection in `text`.
-pub(crate) fn detect(text: &[u8]) -> Option<Hit> {
-    // Markers of code, then PHP superglobals: the first listed that occurs is reported.
-    static MARKERS: Needles = Needles::new(&[
-        b"<?php",
-        b"<?=",
-        b"!!python/",
-        b"child_process",
-        b"process.mainmodule",
-        b"java.lang.runtime",
-        b"wscript.shell",
-        b"${@",
-        b"{${",
-        b"use socket;",
-        b"$_get[",
-        b"$_post[",
-        b"$_request[",
-        b"$_cookie[",
-        b"$_server[",
-        b"$_files[",
-        b"$_env[",
-        b"$globals[",
-    ]);
+/// Markers of code, then PHP superglobals (the first listed that occurs is reported), then
+/// the device files of reverse shells ([`SOCKETS`] on): one pass over a value finds them all.
+pub(crate) static MARKERS: Needles = Needles::new(&[
+    b"<?php",
+    b"<?=",
+    b"!!python/",
+    b"child_process",
+    b"process.mainmodule",
+    b"java.lang.runtime",
+    b"wscript.shell",
+    b"${@",
+    b"{${",
+    b"use socket;",
+    b"$_get[",
+    b"$_post[",
+    b"$_request[",
+    b"$_cookie[",
+    b"$_server[",
+    b"$_files[",
+    b"$_env[",
+    b"$globals[",
+    b"/dev/tcp/",
+    b"/dev/udp/",
+]);
+
+/// The index in [`MARKERS`] of the first reverse-shell device file.
+pub(crate) const SOCKETS: usize = 18;
+
+/// Find code injection in `text`, whose [`MARKERS`] are `markers`.
+pub(crate) fn detect(text: &[u8], markers: &Found<'_>) -> Option<Hit> {
     const RULES: [&str; 10] = [
         "rce.php-code",
         "rce.php-code",
@@ -105,7 +112,7 @@ pub(crate) fn detect(text: &[u8]) -> Option<Hit> {
         "rce.php-code",
         "rce.perl-code",
     ];
-    if let Some((index, marker, at)) = MARKERS.find_all(text).iter(&MARKERS).next() {
+    if let Some((index, marker, at)) = markers.iter(&MARKERS).next().filter(|m| m.0 < SOCKETS) {
         let rule = RULES.get(index).copied().unwrap_or("rce.php-code");
         return Some((rule, at, at + marker.len()));
     }
@@ -133,7 +140,10 @@ fn calls(text: &[u8]) -> Option<Hit> {
             continue;
         }
         let mut buf = [0u8; 32];
-        let Some(name) = text.get(start..end).and_then(|n| lower_into(n, &mut buf)) else {
+        let Some(name) = text
+            .get(start..end)
+            .and_then(|n| lower_bytes_into(n, &mut buf))
+        else {
             continue;
         };
         if !runs_code(name) {
@@ -175,7 +185,8 @@ mod tests {
             "exec('sleep 5');",
             "{${sleep(hexdec(dechex(20)))}}",
         ] {
-            assert!(detect(a.as_bytes()).is_some(), "missed: {a}");
+            let markers = MARKERS.find_all(a.as_bytes());
+            assert!(detect(a.as_bytes(), &markers).is_some(), "missed: {a}");
         }
         for b in [
             "immune system (CNS) review",
@@ -183,7 +194,11 @@ mod tests {
             "the exec (noun)",
             "eval (of 3 scales)",
         ] {
-            assert!(detect(b.as_bytes()).is_none(), "false positive: {b}");
+            let markers = MARKERS.find_all(b.as_bytes());
+            assert!(
+                detect(b.as_bytes(), &markers).is_none(),
+                "false positive: {b}"
+            );
         }
     }
 }

@@ -15,31 +15,43 @@ pub(crate) enum Telling {
 
 /// The command a word names: its base name without directory or `.exe`, classified.
 pub(crate) fn command(word: &str) -> Option<Telling> {
-    let base = word.rsplit(['/', '\\']).next().unwrap_or(word);
+    let base = base_name(word);
     let base = base.strip_suffix(".exe").unwrap_or(base);
-    Some(match base {
-        "whoami" | "ifconfig" | "ipconfig" | "systeminfo" | "uname" | "netstat" | "phpinfo"
-        | "tasklist" | "getent" | "nslookup" | "sysinfo" | "hostnamectl" => Telling::Unique,
-        "wget" | "curl" | "nc" | "ncat" | "netcat" | "bash" | "sh" | "zsh" | "ksh" | "csh"
-        | "tcsh" | "dash" | "powershell" | "pwsh" | "cmd" | "certutil" | "bitsadmin" | "wmic"
-        | "netsh" | "telnet" | "socat" | "busybox" | "mkfifo" | "taskkill" | "python"
-        | "python2" | "python3" | "perl" | "ruby" | "php" | "lua" | "node" | "nodejs" | "chmod"
-        | "chown" | "crontab" | "nohup" | "xterm" | "regsvr32" | "rundll32" | "mshta"
-        | "cscript" | "wscript" | "schtasks" | "icacls" | "cacls" | "findstr" | "lsof" | "tftp"
-        | "ssh" | "scp" | "sftp" | "base64" | "xxd" | "hexdump" | "pkill" | "killall"
-        | "useradd" | "usermod" | "passwd" | "sudo" | "ping" | "sleep" | "printenv" | "whereis"
-        | "ifup" | "iptables" | "msfvenom" | "gawk" | "awk" | "sed" | "dig" | "traceroute"
-        | "tracert" | "route" | "arp" | "openssl" | "ls" | "pwd" | "id" | "env" | "rmdir"
-        | "mkdir" | "uptime" | "hostname" | "dir" | "ver" | "reg" | "net" | "sc" | "attrib"
-        | "systemctl" | "tar" | "unzip" | "gzip" => Telling::Tool,
-        "cat" | "type" | "echo" | "set" | "which" | "find" | "grep" | "head" | "tail" | "more"
-        | "less" | "nl" | "tac" | "rm" | "cp" | "mv" | "touch" | "ln" | "kill" | "ps" | "w"
-        | "who" | "last" | "df" | "du" | "free" | "mount" | "host" | "ip" | "zip" | "dd"
-        | "strings" | "file" | "stat" | "su" | "eval" | "exec" | "source" | "export" | "alias"
-        | "history" | "start" | "del" | "copy" | "move" | "ren" | "timeout" | "printf" | "time"
-        | "test" | "read" | "wc" | "sort" | "cut" | "od" | "xargs" | "tee" => Telling::Common,
+    // Matched as bytes: a decision tree on length and bytes, not a string comparison per name.
+    Some(match base.as_bytes() {
+        b"whoami" | b"ifconfig" | b"ipconfig" | b"systeminfo" | b"uname" | b"netstat"
+        | b"phpinfo" | b"tasklist" | b"getent" | b"nslookup" | b"sysinfo" | b"hostnamectl" => {
+            Telling::Unique
+        }
+        b"wget" | b"curl" | b"nc" | b"ncat" | b"netcat" | b"bash" | b"sh" | b"zsh" | b"ksh"
+        | b"csh" | b"tcsh" | b"dash" | b"powershell" | b"pwsh" | b"cmd" | b"certutil"
+        | b"bitsadmin" | b"wmic" | b"netsh" | b"telnet" | b"socat" | b"busybox" | b"mkfifo"
+        | b"taskkill" | b"python" | b"python2" | b"python3" | b"perl" | b"ruby" | b"php"
+        | b"lua" | b"node" | b"nodejs" | b"chmod" | b"chown" | b"crontab" | b"nohup" | b"xterm"
+        | b"regsvr32" | b"rundll32" | b"mshta" | b"cscript" | b"wscript" | b"schtasks"
+        | b"icacls" | b"cacls" | b"findstr" | b"lsof" | b"tftp" | b"ssh" | b"scp" | b"sftp"
+        | b"base64" | b"xxd" | b"hexdump" | b"pkill" | b"killall" | b"useradd" | b"usermod"
+        | b"passwd" | b"sudo" | b"ping" | b"sleep" | b"printenv" | b"whereis" | b"ifup"
+        | b"iptables" | b"msfvenom" | b"gawk" | b"awk" | b"sed" | b"dig" | b"traceroute"
+        | b"tracert" | b"route" | b"arp" | b"openssl" | b"ls" | b"pwd" | b"id" | b"env"
+        | b"rmdir" | b"mkdir" | b"uptime" | b"hostname" | b"dir" | b"ver" | b"reg" | b"net"
+        | b"sc" | b"attrib" | b"systemctl" | b"tar" | b"unzip" | b"gzip" => Telling::Tool,
+        b"cat" | b"type" | b"echo" | b"set" | b"which" | b"find" | b"grep" | b"head" | b"tail"
+        | b"more" | b"less" | b"nl" | b"tac" | b"rm" | b"cp" | b"mv" | b"touch" | b"ln"
+        | b"kill" | b"ps" | b"w" | b"who" | b"last" | b"df" | b"du" | b"free" | b"mount"
+        | b"host" | b"ip" | b"zip" | b"dd" | b"strings" | b"file" | b"stat" | b"su" | b"eval"
+        | b"exec" | b"source" | b"export" | b"alias" | b"history" | b"start" | b"del" | b"copy"
+        | b"move" | b"ren" | b"timeout" | b"printf" | b"time" | b"test" | b"read" | b"wc"
+        | b"sort" | b"cut" | b"od" | b"xargs" | b"tee" => Telling::Common,
         _ => return None,
     })
+}
+
+/// What follows the last `/` or `\\` of a word (all of it when it has neither).
+pub(crate) fn base_name(word: &str) -> &str {
+    word.bytes()
+        .rposition(|b| b == b'/' || b == b'\\')
+        .map_or(word, |sep| word.get(sep + 1..).unwrap_or(""))
 }
 
 /// Commands whose numeric argument is the point (`sleep 5`, `ping -n 30`, `timeout 10`).

@@ -267,15 +267,17 @@ impl Lexer<'_, '_> {
         if let Some(&b) = rest.first()
             && b.is_ascii()
         {
-            let run = 1 + rest
-                .get(1..)
-                .unwrap_or(b"")
+            let after = rest.get(1..).unwrap_or(b"");
+            let run = 1 + after
                 .iter()
-                .take_while(|c| c.is_ascii() && !ends_plain_run(**c))
-                .count();
+                .position(|&c| !PLAIN_RUN[usize::from(c)])
+                .unwrap_or(after.len());
             let text = rest.get(..run).unwrap_or(b"");
+            let upper = text
+                .iter()
+                .fold(false, |upper, c| upper | c.is_ascii_uppercase());
             let w = self.word();
-            w.upper |= text.iter().any(u8::is_ascii_uppercase);
+            w.upper |= upper;
             let room = MAX_WORD.saturating_sub(self.word_len());
             // ASCII only: every byte of the run is a character boundary.
             let kept = self
@@ -284,7 +286,7 @@ impl Lexer<'_, '_> {
                 .unwrap_or("");
             let from = self.out.text.len();
             self.out.text.push_str(kept);
-            if let Some(added) = self.out.text.get_mut(from..) {
+            if upper && let Some(added) = self.out.text.get_mut(from..) {
                 added.make_ascii_lowercase();
             }
             self.at += run;
@@ -456,9 +458,20 @@ impl Lexer<'_, '_> {
     }
 }
 
+/// The bytes a run of plain ASCII continues with: ASCII, and not [`ends_plain_run`].
+static PLAIN_RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = !ends_plain_run(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// Whether an ASCII byte is one that the lexer (outside or inside quotes) does not simply add
 /// to the current word: a separator, an operator, a quote, an escape or an expansion.
-fn ends_plain_run(b: u8) -> bool {
+const fn ends_plain_run(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t'

@@ -11,11 +11,11 @@ mod commands;
 mod lexer;
 
 use super::ascii::find;
-use super::needles::Needles;
 use super::{AttackClass, Finding};
-use commands::{Telling, command, glob_matches, net_subcommand, takes_command, takes_number};
+use commands::{
+    Telling, base_name, command, glob_matches, net_subcommand, takes_command, takes_number,
+};
 use lexer::{Lexed, Sep, Start, Token, Word, lex};
-use smallvec::SmallVec;
 
 fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usize, end: usize) {
     findings.push(Finding {
@@ -35,11 +35,14 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
             return push(findings, "rce.shellshock", 5, at, at + 4);
         }
     }
-    if let Some((rule, s, e)) = code::detect(b) {
+    let markers = code::MARKERS.find_all(b);
+    if let Some((rule, s, e)) = code::detect(b, &markers) {
         return push(findings, rule, 5, s, e);
     }
-    static SOCKETS: Needles = Needles::new(&[b"/dev/tcp/", b"/dev/udp/"]);
-    if let Some((_, at)) = SOCKETS.first_listed(b) {
+    if let Some((_, _, at)) = markers
+        .iter(&code::MARKERS)
+        .find(|(index, ..)| *index >= code::SOCKETS)
+    {
         return push(findings, "rce.reverse-shell", 5, at, at + 9);
     }
     let mut best: Option<(u16, &'static str, usize, usize)> = None;
@@ -109,9 +112,9 @@ fn judge(lexed: &Lexed, start: Start) -> Option<(u16, &'static str, usize, usize
                     raise(&mut best, glob);
                 }
                 if let Some(pos) = position.take() {
-                    let args = arguments(lexed, i + 1);
-                    if let Some(score) = command_score(w, text, pos, &args) {
-                        let end = args.last().map_or(w.end, |a| a.end);
+                    let args = arguments(tokens, i + 1);
+                    if let Some(score) = command_score(lexed, w, text, pos, args) {
+                        let end = args.last().map_or(w.end, argument_end);
                         raise(&mut best, (score, "rce.command", w.start, end));
                     }
                 }
@@ -134,69 +137,82 @@ fn raise(
     }
 }
 
-/// The words after a command up to the next operator (a redirection counts as an argument).
-struct Arg<'t> {
-    word: Option<(&'t Word, &'t str)>,
-    redirect: bool,
-    end: usize,
+/// The tokens after a command up to the next operator, at most 32: its arguments (words, and
+/// redirections, which count as arguments).
+fn arguments(tokens: &[Token], from: usize) -> &[Token] {
+    let rest = tokens.get(from..).unwrap_or_default();
+    let rest = rest.get(..32).unwrap_or(rest);
+    let end = rest
+        .iter()
+        .position(|t| matches!(t, Token::Sep(..)))
+        .unwrap_or(rest.len());
+    rest.get(..end).unwrap_or_default()
 }
 
-/// A command's arguments (at most 32; most commands have a few).
-type Args<'t> = SmallVec<[Arg<'t>; 8]>;
-
-fn arguments(lexed: &Lexed, from: usize) -> Args<'_> {
-    let mut args = Args::new();
-    for tok in lexed.tokens.iter().skip(from).take(32) {
-        match tok {
-            Token::Word(w) => args.push(Arg {
-                word: Some((w, lexed.word_text(w))),
-                redirect: false,
-                end: w.end,
-            }),
-            Token::Redirect(at) => args.push(Arg {
-                word: None,
-                redirect: true,
-                end: at + 1,
-            }),
-            Token::Sep(..) => break,
-        }
+/// Where an argument ends in the value.
+fn argument_end(arg: &Token) -> usize {
+    match arg {
+        Token::Word(w) => w.end,
+        Token::Redirect(at) | Token::Sep(_, at) => at + 1,
     }
-    args
 }
 
 /// Whether an argument is shell syntax rather than prose.
-fn shell_like(command: &str, arg: &Arg<'_>) -> bool {
-    let Some((w, t)) = arg.word else {
-        return arg.redirect;
+fn shell_like(command: &str, lexed: &Lexed, arg: &Token) -> bool {
+    let Token::Word(w) = arg else {
+        return matches!(arg, Token::Redirect(_));
     };
+    let t = lexed.word_text(w);
     let bytes = t.as_bytes();
     // `-la`, `-e`, `--remote`; not `-BABY` (a search term excluded).
-    let option = bytes.first() == Some(&b'-')
-        && bytes
-            .get(1)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && !w.upper;
-    let windows_switch = bytes.first() == Some(&b'/')
-        && bytes.len() <= 12
-        && bytes.get(1).is_some_and(|c| c.is_ascii_alphabetic())
-        && !t[1..].contains('/');
-    let path = t.starts_with('/')
-        || t.starts_with("./")
-        || t.starts_with("../")
-        || t.starts_with("~/")
-        || t.starts_with("\\\\")
-        || t.starts_with('%') && t[1..].contains('%')
-        || bytes.get(1) == Some(&b':') && matches!(bytes.get(2), Some(b'\\' | b'/'));
-    let url = t.contains("://");
-    let number = takes_number(command) && bytes.first().is_some_and(u8::is_ascii_digit);
-    let names_command = takes_command(command) && commands::command(t).is_some();
-    let net = command == "net" && net_subcommand(t);
-    let ip = bytes.iter().filter(|c| **c == b'.').count() == 3
-        && bytes.iter().all(|c| c.is_ascii_digit() || *c == b'.');
-    option || windows_switch || path || url || number || names_command || net || ip || w.shellish
+    let option = || {
+        bytes.first() == Some(&b'-')
+            && bytes
+                .get(1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            && !w.upper
+    };
+    let windows_switch = || {
+        bytes.first() == Some(&b'/')
+            && bytes.len() <= 12
+            && bytes.get(1).is_some_and(|c| c.is_ascii_alphabetic())
+            && !t[1..].contains('/')
+    };
+    let path = || {
+        t.starts_with('/')
+            || t.starts_with("./")
+            || t.starts_with("../")
+            || t.starts_with("~/")
+            || t.starts_with("\\\\")
+            || t.starts_with('%') && t[1..].contains('%')
+            || bytes.get(1) == Some(&b':') && matches!(bytes.get(2), Some(b'\\' | b'/'))
+    };
+    let url = || find(bytes, b"://").is_some();
+    let number = || takes_number(command) && bytes.first().is_some_and(u8::is_ascii_digit);
+    let names_command = || takes_command(command) && commands::command(t).is_some();
+    let net = || command == "net" && net_subcommand(t);
+    let ip = || {
+        bytes.iter().filter(|c| **c == b'.').count() == 3
+            && bytes.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+    };
+    w.shellish
+        || option()
+        || windows_switch()
+        || path()
+        || url()
+        || number()
+        || names_command()
+        || net()
+        || ip()
 }
 
-fn command_score(w: &Word, text: &str, pos: Position, args: &[Arg<'_>]) -> Option<u16> {
+fn command_score(
+    lexed: &Lexed,
+    w: &Word,
+    text: &str,
+    pos: Position,
+    args: &[Token],
+) -> Option<u16> {
     let name = text.trim_start_matches('@');
     let telling = match command(name) {
         Some(t) => t,
@@ -215,7 +231,7 @@ fn command_score(w: &Word, text: &str, pos: Position, args: &[Arg<'_>]) -> Optio
                 .then_some(5);
         }
     };
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let base = base_name(name);
     let base = base.strip_suffix(".exe").unwrap_or(base);
     // Written with the directory of executables (`/usr/bin/id`, `./x`,
     // `C:\Windows\System32\cmd.exe`), not any path that ends in a command-like word
@@ -236,7 +252,7 @@ fn command_score(w: &Word, text: &str, pos: Position, args: &[Arg<'_>]) -> Optio
     if w.upper && telling == Telling::Common && !pathed {
         return None;
     }
-    let shellish_args = args.iter().any(|a| shell_like(base, a));
+    let shellish_args = args.iter().any(|a| shell_like(base, lexed, a));
     let no_args = args.is_empty();
     let score = match pos {
         Position::Substitution => 5,

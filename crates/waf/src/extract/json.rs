@@ -258,18 +258,6 @@ pub fn walk<'b>(
     }
 }
 
-/// The first `"` or `\\` in `bytes`. Member names, codes and dates are short: their first
-/// bytes are looked at one by one, and only a longer string costs a `memchr2` call.
-fn find_quote_or_escape(bytes: &[u8]) -> Option<usize> {
-    const SHORT: usize = 16;
-    let head = bytes.get(..SHORT).unwrap_or(bytes);
-    if let Some(at) = head.iter().position(|&b| b == b'"' || b == b'\\') {
-        return Some(at);
-    }
-    let tail = bytes.get(SHORT..)?;
-    memchr::memchr2(b'"', b'\\', tail).map(|at| SHORT + at)
-}
-
 struct Reader<'b> {
     text: &'b str,
     bytes: &'b [u8],
@@ -318,7 +306,8 @@ impl<'b> Reader<'b> {
     /// Read a string starting at its opening quote; borrows when it holds no escape.
     fn string(&mut self, visitor: &mut impl JsonVisitor<'b>) -> Result<Cow<'b, str>, JsonError> {
         let start = self.at + 1;
-        let Some(end) = find_quote_or_escape(&self.bytes[start..]).map(|i| start + i) else {
+        let Some(end) = memchr::memchr2(b'"', b'\\', &self.bytes[start..]).map(|i| start + i)
+        else {
             return Err(JsonError::Malformed(self.at));
         };
         if self.bytes[end] == b'"' {

@@ -381,11 +381,23 @@ fn is_domain_name(host: &[u8]) -> bool {
 /// Whether a JSON member name is a FHIR element name (`valueQuantity`, `_birthDate`): such a
 /// key cannot carry an injection.
 pub(crate) fn is_element_name(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && key.len() <= 64
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    let bytes = key.as_bytes();
+    matches!(bytes.first(), Some(b) if b.is_ascii_alphabetic() || *b == b'_')
+        && bytes.len() <= 64
+        && bytes.iter().all(|&b| NAME_BYTE[usize::from(b)])
 }
+
+/// The bytes of an element name: ASCII letters, digits and `_` (one table lookup per byte).
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// How an attachment's decoded content is judged given its `contentType`: text is judged like
 /// narrative; anything else (images, PDFs, DICOM) is not inspected.

@@ -156,18 +156,20 @@ fn number_before_keyword(b: &[u8], at: usize) -> Option<usize> {
             .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
             .count();
     let ends_number = |from: usize| {
+        // Every keyword below has two to six letters: longer or shorter runs need no lookup.
         b.get(from..run_end).is_some_and(|w| {
-            matches!(
-                keyword(w),
-                Kw::Union
-                    | Kw::From
-                    | Kw::Logic
-                    | Kw::Filter
-                    | Kw::Sort
-                    | Kw::Limit
-                    | Kw::Into
-                    | Kw::Select
-            )
+            (2..=6).contains(&w.len())
+                && matches!(
+                    keyword(w),
+                    Kw::Union
+                        | Kw::From
+                        | Kw::Logic
+                        | Kw::Filter
+                        | Kw::Sort
+                        | Kw::Limit
+                        | Kw::Into
+                        | Kw::Select
+                )
         })
     };
     if ends_number(at) {

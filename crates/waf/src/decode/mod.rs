@@ -19,6 +19,7 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
+use crate::detect::ascii::any_byte;
 use percent::{PercentOptions, percent_decode};
 
 /// Rounds of full decoding at most: enough for triple encoding, bounded against loops.
@@ -146,7 +147,28 @@ pub fn variants<'v>(
         kind: VariantKind::Raw,
         text: Cow::Borrowed(base),
     });
-    if memchr::memchr(0, base.as_bytes()).is_some() {
+    // Printable ASCII without the byte any decoder starts at (`%`, `&`, `\\`): no decoder and
+    // no text normalisation applies (one pass instead of one search per step); only the path
+    // form and Base64 can differ.
+    let bytes = base.as_bytes();
+    // (`|`, not `||`: the test stays branch-free, so the scan is vectorised.)
+    if !any_byte(bytes, |b| {
+        !(0x20..=0x7E).contains(&b) | (b == b'%') | (b == b'&') | (b == b'\\')
+    }) {
+        if (options.path_like || has_double_dot(bytes))
+            && let Cow::Owned(path) = path::normalise_path(base)
+        {
+            push_distinct(&mut out, VariantKind::Normalised, path, budget, anomalies);
+        }
+        if options.base64
+            && looks_like_base64(base)
+            && let Some(text) = base64::decode_printable(base)
+        {
+            push_distinct(&mut out, VariantKind::Base64, text, budget, anomalies);
+        }
+        return out;
+    }
+    if memchr::memchr(0, bytes).is_some() {
         anomalies.nul_byte = true;
     }
     let decoded = decode_fully(base, budget, anomalies);

@@ -80,7 +80,8 @@ impl Iterator for FindIter<'_, '_> {
 
 /// Whether any byte of `bytes` satisfies `test`. Most values have none, so the whole value is
 /// read: a block of 32 bytes at a time without stopping inside the block, which the compiler
-/// turns into a few vector instructions instead of a test and a branch per byte.
+/// turns into a few vector instructions instead of a test and a branch per byte, as long as
+/// `test` has no branch itself (combine conditions with `|`, not `||`).
 pub(crate) fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
     let mut blocks = bytes.chunks_exact(32);
     for block in &mut blocks {

@@ -7,7 +7,9 @@
 //! wrappers (`php://filter`, `expect://`, `zip://`, `phar://`), and remote inclusion URLs
 //! (`http://evil/shell.txt?`).
 
-use super::ascii::{find, find_ci, find_ci_from, lower_into};
+use std::borrow::Cow;
+
+use super::ascii::{any_byte, find, find_ci, find_ci_from, lower_into};
 use super::needles::Needles;
 use super::{AttackClass, Finding};
 
@@ -87,7 +89,44 @@ pub(crate) fn detect(value: &str, shape: Shape, paranoia: u8, findings: &mut Vec
 /// The value with separators and dots in their canonical form, lower-cased. Offsets of ASCII
 /// bytes are kept where possible; the folded Unicode forms shorten the text, which only
 /// moves spans.
-fn normalise(value: &str) -> String {
+fn normalise(value: &str) -> Cow<'_, str> {
+    let mut out = if value.is_ascii() {
+        // ASCII: only `\` and upper-case letters change, byte for byte; usually nothing does.
+        let head = value.get(..value.len().min(MAX_BYTES)).unwrap_or(value);
+        let bytes = head.as_bytes();
+        if any_byte(bytes, |b| b == b'\\' || b.is_ascii_uppercase()) {
+            let lower = head.to_ascii_lowercase();
+            Cow::Owned(if memchr::memchr(b'\\', bytes).is_some() {
+                lower.replace('\\', "/")
+            } else {
+                lower
+            })
+        } else {
+            Cow::Borrowed(head)
+        }
+    } else {
+        Cow::Owned(normalise_chars(value))
+    };
+    // Hex notations some decoders accept for dots and slashes: `0x2e0x2e0x2f`, `..2f`.
+    let bytes = out.as_bytes();
+    if find(bytes, b"0x").is_some() || find(bytes, b"..").is_some() {
+        out = Cow::Owned(
+            out.replace("0x2e", ".")
+                .replace("0x2f", "/")
+                .replace("0x5c", "/")
+                .replace("..2f", "../")
+                .replace("..5c", "../")
+                // `.?` and `?.`: a wildcard standing for a dot on Windows.
+                .replace(".?", "..")
+                .replace("?.", ".."),
+        );
+    }
+    out
+}
+
+/// [`normalise`]'s separators, dots and case, character by character (text with non-ASCII
+/// characters).
+fn normalise_chars(value: &str) -> String {
     let mut out = String::with_capacity(value.len().min(MAX_BYTES));
     for c in value.chars().take(MAX_BYTES) {
         match c {
@@ -99,18 +138,6 @@ fn normalise(value: &str) -> String {
             '\u{FFFD}' => {}
             c => out.push(c.to_ascii_lowercase()),
         }
-    }
-    // Hex notations some decoders accept for dots and slashes: `0x2e0x2e0x2f`, `..2f`.
-    if out.contains("0x") || out.contains("..") {
-        out = out
-            .replace("0x2e", ".")
-            .replace("0x2f", "/")
-            .replace("0x5c", "/")
-            .replace("..2f", "../")
-            .replace("..5c", "../")
-            // `.?` and `?.`: a wildcard standing for a dot on Windows.
-            .replace(".?", "..")
-            .replace("?.", "..");
     }
     out
 }

@@ -100,8 +100,20 @@ pub(crate) fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
 
 /// Whether `b` may continue an identifier in the C-like languages the detectors read.
 pub(crate) fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    IDENT_BYTE[usize::from(b)]
 }
+
+/// [`is_ident_byte`] as a table: one lookup per byte in the loops that scan identifiers.
+static IDENT_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// Index of the first byte at or after `at` that is not ASCII whitespace.
 pub(crate) fn skip_space(bytes: &[u8], mut at: usize) -> usize {

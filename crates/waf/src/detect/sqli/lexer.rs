@@ -6,7 +6,7 @@
 //! are lexed as code, as MySQL does.
 
 use super::keywords::{Kw, WordClass, classify, keyword};
-use crate::detect::ascii::find;
+use crate::detect::ascii::{find, is_ident_byte};
 
 /// Tokens examined per context: enough for any injection's decisive prefix.
 pub(crate) const MAX_TOKENS: usize = 256;
@@ -406,7 +406,7 @@ impl Lexer<'_, '_> {
         let mut at = self.at;
         // U+FFFD ends a word; only its first byte (0xEF) needs the closer look.
         while let Some(&c) = b.get(at)
-            && (c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$') || c >= 0x80)
+            && is_ident_byte(c)
             && !(c == 0xef && is_replacement(b, at))
         {
             at += 1;

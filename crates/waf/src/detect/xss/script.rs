@@ -130,16 +130,25 @@ fn prev_code(text: &[u8], at: usize) -> Option<u8> {
         .copied()
 }
 
+/// The bytes a JavaScript name starts with (ASCII letters, `_`, `$`), as a table.
+static WORD_START: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphabetic() || c == b'_' || c == b'$';
+        b += 1;
+    }
+    table
+};
+
 /// Find script sinks in `text`, at most `limit` words examined.
 pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
     let mut at = 0;
     let mut best: Option<ScriptHit> = None;
     while let Some(rest) = text.get(at..) {
         // The next identifier start, and the end of its identifier.
-        let Some(rel) = rest
-            .iter()
-            .position(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b'$')
-        else {
+        let Some(rel) = rest.iter().position(|&b| WORD_START[usize::from(b)]) else {
             break;
         };
         let start = at + rel;

@@ -77,13 +77,31 @@ pub(crate) struct Lexed {
     pub text: String,
 }
 
+/// Bytes of word text a thread keeps between values (more is freed after the value).
+const KEPT_TEXT: usize = 64 * 1024;
+
+thread_local! {
+    /// The token list and text buffer of the values this thread lexes, reused from value to
+    /// value: a value's list of ~30 tokens is larger than the allocator's per-thread cache
+    /// holds, so allocating it for every value cost a full `malloc` and `free` each time.
+    static SCRATCH: std::cell::RefCell<Lexed> = std::cell::RefCell::default();
+}
+
 impl Lexed {
-    /// Room for the tokens of a value of `len` bytes (reused for every context).
-    pub(crate) fn for_value(len: usize) -> Lexed {
-        Lexed {
-            tokens: Vec::with_capacity((len / 4 + 4).min(MAX_TOKENS)),
-            text: String::with_capacity(len + 8),
-        }
+    /// Run `f` with this thread's lexing buffers (emptied by [`lex`] before each use).
+    pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Lexed) -> R) -> R {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut lexed) => {
+                let result = f(&mut lexed);
+                // A huge value's buffers are not kept for the next, small, one.
+                if lexed.text.capacity() > KEPT_TEXT {
+                    *lexed = Lexed::default();
+                }
+                result
+            }
+            // Not re-entered today; if it ever is, fresh buffers keep it correct.
+            Err(_) => f(&mut Lexed::default()),
+        })
     }
 
     /// The text of a word.

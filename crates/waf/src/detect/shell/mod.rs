@@ -45,26 +45,28 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     {
         return push(findings, "rce.reverse-shell", 5, at, at + 9);
     }
-    let mut best: Option<(u16, &'static str, usize, usize)> = None;
-    let mut lexed = Lexed::for_value(b.len());
-    for start in [Start::Bare, Start::Quoted(b'\''), Start::Quoted(b'"')] {
-        if let Start::Quoted(q) = start
-            && memchr::memchr(q, b).is_none()
-        {
-            continue;
-        }
-        if !lex(value, start, &mut lexed) {
-            continue;
-        }
-        if let Some(found) = judge(&lexed, start)
-            && best.is_none_or(|b| found.0 > b.0)
-        {
-            best = Some(found);
-            if found.0 >= 5 {
-                break;
+    let best = Lexed::with_scratch(|lexed| {
+        let mut best: Option<(u16, &'static str, usize, usize)> = None;
+        for start in [Start::Bare, Start::Quoted(b'\''), Start::Quoted(b'"')] {
+            if let Start::Quoted(q) = start
+                && memchr::memchr(q, b).is_none()
+            {
+                continue;
+            }
+            if !lex(value, start, lexed) {
+                continue;
+            }
+            if let Some(found) = judge(lexed, start)
+                && best.is_none_or(|b| found.0 > b.0)
+            {
+                best = Some(found);
+                if found.0 >= 5 {
+                    break;
+                }
             }
         }
-    }
+        best
+    });
     if let Some((score, rule, s, e)) = best {
         push(findings, rule, score, s, e);
     }

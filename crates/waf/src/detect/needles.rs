@@ -3,7 +3,8 @@
 //! Detectors look for lists of markers (file names, stream wrappers, template engines' globals).
 //! One case-insensitive search per needle costs a scan of the value per needle; this scans the
 //! value once: at each byte, two table lookups (the needles that may start with this byte and
-//! continue with the next) leave only the needles worth comparing. The answer is the same as
+//! continue with the next) leave only the needles worth comparing, and a third (the byte after)
+//! is looked up before any needle is compared. The answer is the same as
 //! [`super::ascii::find_ci`] for each needle: which needles occur and where each first does.
 
 use super::ascii::find_ci;
@@ -18,6 +19,11 @@ pub(crate) struct Needles {
     first: [u64; 256],
     /// Bit `i` of `second[b]`: needle `i` has `b` as its second byte (either ASCII case).
     second: [u64; 256],
+    /// Bit `i` of `third[b]`: needle `i` has `b` as its third byte (either ASCII case), or
+    /// has only two bytes (then any byte, or none, may follow).
+    third: [u64; 256],
+    /// Bit `i`: needle `i` has only two bytes (it may end at the haystack's last byte).
+    short: u64,
 }
 
 /// Which needles of a set occur in one text.
@@ -32,6 +38,8 @@ impl Needles {
         assert!(needles.len() <= MAX_NEEDLES, "too many needles for one set");
         let mut first = [0u64; 256];
         let mut second = [0u64; 256];
+        let mut third = [0u64; 256];
+        let mut short = 0u64;
         let mut i = 0;
         while i < needles.len() {
             let needle = needles[i];
@@ -41,12 +49,25 @@ impl Needles {
             first[needle[0].to_ascii_uppercase() as usize] |= bit;
             second[needle[1].to_ascii_lowercase() as usize] |= bit;
             second[needle[1].to_ascii_uppercase() as usize] |= bit;
+            if needle.len() == 2 {
+                short |= bit;
+                let mut b = 0;
+                while b < 256 {
+                    third[b] |= bit;
+                    b += 1;
+                }
+            } else {
+                third[needle[2].to_ascii_lowercase() as usize] |= bit;
+                third[needle[2].to_ascii_uppercase() as usize] |= bit;
+            }
             i += 1;
         }
         Needles {
             needles,
             first,
             second,
+            third,
+            short,
         }
     }
 
@@ -62,10 +83,24 @@ impl Needles {
             let candidates = starting & self.second[usize::from(b)] & !mask;
             starting = self.first[usize::from(b)];
             if candidates != 0 {
-                mask |= self.confirm(haystack, pos, candidates);
+                mask |= self.narrow(haystack, pos, candidates);
             }
         }
         Found { mask, haystack }
+    }
+
+    /// Which of `candidates` (needles whose first two bytes are at `pos`) start at `pos`.
+    fn narrow(&self, haystack: &[u8], pos: usize, candidates: u64) -> u64 {
+        // The byte after the pair rules out most candidates before a comparison: a needle of
+        // three or more bytes needs its third byte there.
+        let candidates = match haystack.get(pos + 2) {
+            Some(&c) => candidates & self.third[usize::from(c)],
+            None => candidates & self.short,
+        };
+        if candidates == 0 {
+            return 0;
+        }
+        self.confirm(haystack, pos, candidates)
     }
 
     /// Which of `candidates` really start at `pos`.
@@ -132,6 +167,15 @@ mod tests {
             "sss",
             "/etc/passw",
             "ss/.ssh/",
+            "s",
+            "et",
+            "etc",
+            "ETC/PASSWD",
+            "php:/",
+            "xphp://",
+            "id_rs",
+            "aid_rsa",
+            "/.sshx/.ssh/",
         ] {
             let found: Vec<_> = SET
                 .find_all(text.as_bytes())

@@ -171,22 +171,27 @@ pub struct Exchange {
     pub decision: Option<Decision>,
     /// Time spent in each phase, in [`Phase::ALL`] order.
     pub timings: [Duration; 9],
+    /// When the last phase (or part of one) ended: the next one starts there, so each phase
+    /// boundary reads the clock once, not twice.
+    mark: Instant,
 }
 
 impl Exchange {
-    /// A new exchange for a request whose head has just been read.
+    /// A new exchange for a request whose head has just been read (at `received_at`, wall
+    /// clock), with its request id.
     pub fn begin(
-        request_id: String,
+        (request_id, received_at): (String, SystemTime),
         connection: Arc<ConnectionInfo>,
         parts: (&Method, &http::Uri, Version),
         policy_version: u64,
     ) -> Self {
         let (method, uri, version) = parts;
+        let started = Instant::now();
         Exchange {
             request_id_header: HeaderValue::from_str(&request_id).ok(),
             request_id,
-            received_at: SystemTime::now(),
-            started: Instant::now(),
+            received_at,
+            started,
             peer: connection.peer,
             device: connection.device.clone(),
             connection,
@@ -203,20 +208,38 @@ impl Exchange {
             verdicts: [PhaseVerdict::Skipped; 9],
             decision: None,
             timings: [Duration::ZERO; 9],
+            mark: started,
         }
     }
 
-    /// Add time spent on behalf of `phase` outside its own call (the body read belongs to
-    /// `read`, a second authorization of a batch's entries to `authorize`).
-    pub fn add_time(&mut self, phase: Phase, started: Instant) {
-        self.timings[phase as usize] += started.elapsed();
+    /// The time since the last phase ended, and the clock reading that ends this one.
+    fn lap(&mut self) -> Duration {
+        let now = Instant::now();
+        let lap = now.saturating_duration_since(self.mark);
+        self.mark = now;
+        lap
     }
 
-    /// Note what `phase` concluded and how long it took.
-    pub fn conclude(&mut self, phase: Phase, verdict: PhaseVerdict, started: Instant) {
+    /// Add the time since the last phase ended to `phase`: work done on its behalf outside its
+    /// own turn (the body read belongs to `read`, a second authorization of a batch's entries
+    /// to `authorize`).
+    pub fn add_time(&mut self, phase: Phase) {
+        let lap = self.lap();
+        self.timings[phase as usize] += lap;
+    }
+
+    /// Note what `phase` concluded; its time is the time since the last phase ended.
+    pub fn conclude(&mut self, phase: Phase, verdict: PhaseVerdict) {
         let index = phase as usize;
         self.verdicts[index] = verdict;
-        self.timings[index] = started.elapsed();
+        self.timings[index] = self.lap();
+    }
+
+    /// Note a phase that has its place but does nothing yet (no time, no clock reading).
+    pub fn not_enforced(&mut self, phase: Phase) {
+        let index = phase as usize;
+        self.verdicts[index] = PhaseVerdict::NotEnforced;
+        self.timings[index] = Duration::ZERO;
     }
 
     /// The verdict of `phase`.

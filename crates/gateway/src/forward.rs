@@ -11,11 +11,13 @@
 //! gigabyte studies in memory for no inspection; their head (path, query, headers) is still
 //! inspected.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header;
 use http::{Request, Response, Uri};
+use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wardgate_policy::{Policy, ResolvedRoute, RouteLimits, UpstreamTarget};
@@ -24,7 +26,7 @@ use crate::body::{BodyError, BodyProgress, ForwardBody, GuardedBody, ResponseBod
 use crate::decision::Decision;
 use crate::exchange::Exchange;
 use crate::server::Shared;
-use crate::upstream::{ForwardError, Forwarding, safe_host};
+use crate::upstream::{ForwardError, Forwarding, safe_host, upstream_target};
 
 /// Go on, or end the exchange with a decision.
 type Flow<T = ()> = Result<T, Decision>;
@@ -89,6 +91,13 @@ pub(crate) async fn read_body(
         return Ok(ReadRequest {
             parts,
             body: ForwardBody::Streamed(guarded),
+        });
+    }
+    // No body (a GET): nothing to wait for.
+    if guarded.is_end_stream() {
+        return Ok(ReadRequest {
+            parts,
+            body: ForwardBody::Buffered(None),
         });
     }
     let whole = guarded
@@ -175,11 +184,12 @@ pub(crate) async fn to_department(
         })
         .and_then(safe_host)
         .map(str::to_owned);
-    parts.uri = relative_to_department(&parts.uri, &resolved.department.prefix, added_query)?;
+    let relative = relative_to_department(&parts.uri, &resolved.department.prefix, added_query)?;
     let department = resolved.department_name();
 
     match resolved.upstream() {
         UpstreamTarget::Builtin => {
+            parts.uri = relative.parse().map_err(|_| Decision::unknown_route())?;
             let Some(service) = shared.departments.as_ref() else {
                 return Err(Decision::builtin_unavailable(department));
             };
@@ -196,6 +206,16 @@ pub(crate) async fn to_department(
             Ok(response.map(ResponseBody::full))
         }
         UpstreamTarget::Url(base) => {
+            // One URI parse: the upstream's target straight from the relative text.
+            parts.uri = match upstream_target(base, &relative) {
+                Some(target) => target,
+                None if relative.parse::<Uri>().is_err() => return Err(Decision::unknown_route()),
+                None => {
+                    return Err(Decision::upstream_unavailable(
+                        "cannot form the upstream URI".to_owned(),
+                    ));
+                }
+            };
             let forwarding = Forwarding {
                 client: &exchange.connection.forwarding,
                 host: host.as_deref(),
@@ -219,26 +239,29 @@ pub(crate) async fn to_department(
     }
 }
 
-/// The request URI below its department (`/emergency/fhir/Patient?x` -> `/fhir/Patient?x`),
-/// with `added` parameters appended to the query.
-pub(crate) fn relative_to_department(uri: &Uri, prefix: &str, added: Option<&str>) -> Flow<Uri> {
+/// The request target below its department (`/emergency/fhir/Patient?x` ->
+/// `/fhir/Patient?x`), with `added` parameters appended to the query.
+pub(crate) fn relative_to_department<'u>(
+    uri: &'u Uri,
+    prefix: &str,
+    added: Option<&str>,
+) -> Flow<Cow<'u, str>> {
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
     // The prefix is `/{name}/`: keep its final slash as the start of the relative path.
     let relative = path_and_query
         .get(prefix.len() - 1..)
         .ok_or_else(Decision::unknown_route)?;
-    let relative = match added {
-        None => std::borrow::Cow::Borrowed(relative),
+    Ok(match added {
+        None => Cow::Borrowed(relative),
         Some(added) => {
             let separator = match uri.query() {
                 None => "?",
                 Some("") => "",
                 Some(_) => "&",
             };
-            std::borrow::Cow::Owned(format!("{relative}{separator}{added}"))
+            Cow::Owned(format!("{relative}{separator}{added}"))
         }
-    };
-    relative.parse().map_err(|_| Decision::unknown_route())
+    })
 }
 
 #[cfg(test)]
@@ -251,6 +274,11 @@ mod tests {
         assert_eq!(
             relative_to_department(&uri, "/emergency/", None).unwrap(),
             "/fhir/Patient?name=x"
+        );
+        let with_empty_query: Uri = "/emergency/fhir/Patient?".parse().unwrap();
+        assert_eq!(
+            relative_to_department(&with_empty_query, "/emergency/", Some("_id=p1")).unwrap(),
+            "/fhir/Patient?_id=p1"
         );
         assert_eq!(
             relative_to_department(&uri, "/emergency/", Some("_id=p1")).unwrap(),

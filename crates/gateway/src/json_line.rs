@@ -10,8 +10,15 @@ use std::time::SystemTime;
 
 /// Append `text` as a JSON string, quoted and escaped.
 pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
     let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Nearly every record string is plain: one look, one copy.
+    if !any_to_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     while let Some(offset) = first_to_escape(&bytes[start..]) {
         let at = start + offset;
@@ -42,25 +49,42 @@ fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
+/// Eight bytes as a word, with a high bit set in each lane that is below 0x20, a quote or a
+/// backslash (and possibly in a lane above one that is: only "none" is exact).
+fn escape_lanes(chunk: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    let word = u64::from_le_bytes(word);
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let is_quote = quote.wrapping_sub(ONES) & !quote;
+    let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below_space | is_quote | is_backslash) & HIGHS
+}
+
+/// Whether any byte must be escaped, looking at eight bytes at a time (the last word
+/// overlapping the one before it) instead of finishing byte by byte.
+fn any_to_escape(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&byte| needs_escape(byte));
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    if chunks.by_ref().any(|chunk| escape_lanes(chunk) != 0) {
+        return true;
+    }
+    !chunks.remainder().is_empty() && escape_lanes(&bytes[bytes.len() - 8..]) != 0
+}
+
 /// The position of the first byte to escape, looking at eight bytes at a time: record
 /// strings rarely hold one, and a byte-by-byte look was most of the record's cost.
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        // A high bit is set in each lane that is below 0x20, a quote or a backslash (and
-        // possibly in a lane above one that is: the byte loop below finds the exact one).
-        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let is_quote = quote.wrapping_sub(ONES) & !quote;
-        let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
-        if (below_space | is_quote | is_backslash) & HIGHS != 0 {
+        if escape_lanes(chunk) != 0 {
             break;
         }
         offset += 8;
@@ -81,12 +105,13 @@ pub(crate) fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-/// Append `,"name":` (`name` is a fixed ASCII field name needing no escaping).
-pub(crate) fn push_key(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+/// Append `,"name":` (`name` a literal field name needing no escaping), in one copy.
+macro_rules! push_key {
+    ($out:expr, $name:literal) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes())
+    };
 }
+pub(crate) use push_key;
 
 /// Append a list of strings as a JSON array.
 pub(crate) fn push_str_array(out: &mut Vec<u8>, items: &[String]) {
@@ -101,14 +126,33 @@ pub(crate) fn push_str_array(out: &mut Vec<u8>, items: &[String]) {
 }
 
 /// Append a number in decimal, as JSON writes it.
-pub(crate) fn push_number(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn push_number(out: &mut Vec<u8>, value: u64) {
+    // Most record numbers (phase times, status, counts) have one to three digits: written
+    // without a digit buffer or a copy of a length the compiler does not know.
+    if value < 10 {
+        out.push(b'0' + value as u8);
+        return;
+    }
+    if value < 100 {
+        out.extend_from_slice(&[b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]);
+        return;
+    }
+    if value < 1000 {
+        out.extend_from_slice(&[
+            b'0' + (value / 100) as u8,
+            b'0' + (value / 10 % 10) as u8,
+            b'0' + (value % 10) as u8,
+        ]);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
+    let mut rest = value;
     loop {
         at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
             break;
         }
     }

@@ -20,10 +20,11 @@
 //! that ends the exchange. Phases know nothing of sockets; hyper types appear only where the
 //! request and its body are handed on.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -58,6 +59,9 @@ pub struct ConnectionInfo {
     pub device: Option<Arc<DeviceIdentity>>,
     /// The client's rate-limit identity ([`client_key`]).
     client_key: String,
+    /// The rate-limit key of the scope the connection's first request was counted in (one
+    /// scope on nearly every connection; another scope has its key built per request).
+    first_rate_key: OnceLock<RateKey>,
     /// What the upstream is told about the client.
     pub(crate) forwarding: ClientForwarding,
 }
@@ -69,9 +73,38 @@ impl ConnectionInfo {
             peer,
             device,
             client_key: client_key(peer.ip()),
+            first_rate_key: OnceLock::new(),
             forwarding: ClientForwarding::new(peer),
         }
     }
+
+    /// The rate-limit key of this client in `scope`: `"{client_key} {scope}"`.
+    fn rate_key(&self, scope: &str) -> Cow<'_, str> {
+        let first = self.first_rate_key.get_or_init(|| RateKey {
+            scope: scope.into(),
+            key: self.build_rate_key(scope).into(),
+        });
+        if *first.scope == *scope {
+            Cow::Borrowed(&first.key)
+        } else {
+            Cow::Owned(self.build_rate_key(scope))
+        }
+    }
+
+    fn build_rate_key(&self, scope: &str) -> String {
+        let mut key = String::with_capacity(self.client_key.len() + 1 + scope.len());
+        key.push_str(&self.client_key);
+        key.push(' ');
+        key.push_str(scope);
+        key
+    }
+}
+
+/// A rate-limit scope and the client's key in it.
+#[derive(Debug)]
+struct RateKey {
+    scope: Box<str>,
+    key: Box<str>,
 }
 
 /// Go on, or end the exchange with a decision.
@@ -95,9 +128,10 @@ pub(crate) async fn run(
     // One policy snapshot for the whole exchange: a reload never mixes two policies.
     let active = shared.policy.current();
     let derived = shared.derived(&active);
-    let request_id = request_id(request.headers());
+    let received_at = SystemTime::now();
+    let request_id = request_id(request.headers(), received_at);
     let mut exchange = Exchange::begin(
-        request_id,
+        (request_id, received_at),
         connection,
         (request.method(), request.uri(), request.version()),
         active.version,
@@ -120,9 +154,8 @@ pub(crate) async fn run(
             response
         }
     };
-    let started = Instant::now();
     let response = respond(&exchange, response);
-    exchange.conclude(Phase::Respond, PhaseVerdict::Passed, started);
+    exchange.conclude(Phase::Respond, PhaseVerdict::Passed);
     Ok(record(shared, exchange, request_body, response))
 }
 
@@ -135,12 +168,10 @@ async fn phases(
     request: Request<Incoming>,
     request_body: &mut Option<Arc<BodyProgress>>,
 ) -> Flow<Response<ResponseBody>> {
-    let started = Instant::now();
     let head = read(policy, &request);
-    let resolved = conclude(exchange, Phase::Read, started, head)?;
+    let resolved = conclude(exchange, Phase::Read, head)?;
     let identity_endpoint = wardgate_identity::http::handles(request.uri().path());
 
-    let started = Instant::now();
     let admitted = admit(
         shared,
         policy,
@@ -149,9 +180,8 @@ async fn phases(
         identity_endpoint,
     )
     .await;
-    conclude(exchange, Phase::Admit, started, admitted)?;
+    conclude(exchange, Phase::Admit, admitted)?;
 
-    let started = Instant::now();
     // Identity's endpoints check their own credentials; an unknown path is refused anyway.
     let audience = resolved
         .as_ref()
@@ -170,15 +200,14 @@ async fn phases(
         }
         None => Ok(()),
     };
-    conclude(exchange, Phase::Authenticate, started, authenticated)?;
+    conclude(exchange, Phase::Authenticate, authenticated)?;
 
-    let started = Instant::now();
     let routed = route(exchange, resolved, identity_endpoint);
-    let destination = conclude(exchange, Phase::Route, started, routed)?;
+    let destination = conclude(exchange, Phase::Route, routed)?;
 
     match destination {
         Destination::Identity => {
-            exchange.conclude(Phase::Authorize, PhaseVerdict::Passed, Instant::now());
+            exchange.conclude(Phase::Authorize, PhaseVerdict::Passed);
             let limits = policy.limits.route_limits();
             let read = read_body(exchange, request, limits, request_body).await?;
             let global = WafSettings {
@@ -190,11 +219,10 @@ async fn phases(
                 settings: global,
                 fhir: false,
             };
-            inspect(shared, firewall, exchange, &read, placement)?;
-            exchange.conclude(Phase::Observe, PhaseVerdict::NotEnforced, Instant::now());
-            let started = Instant::now();
+            inspect(shared, firewall, exchange, &read, placement, false)?;
+            exchange.not_enforced(Phase::Observe);
             let response = forward::to_identity(shared, exchange, read).await;
-            exchange.conclude(Phase::Forward, PhaseVerdict::Passed, started);
+            exchange.conclude(Phase::Forward, PhaseVerdict::Passed);
             Ok(response)
         }
         Destination::Department(resolved) => {
@@ -222,7 +250,6 @@ async fn department(
     request: Request<Incoming>,
     request_body: &mut Option<Arc<BodyProgress>>,
 ) -> Flow<Response<ResponseBody>> {
-    let started = Instant::now();
     let revoked = exchange
         .device
         .as_ref()
@@ -237,11 +264,10 @@ async fn department(
         &relative,
         query.as_deref(),
     );
-    let authorized: Authorized = conclude(exchange, Phase::Authorize, started, authorized)?;
+    let authorized: Authorized = conclude(exchange, Phase::Authorize, authorized)?;
 
-    let mut read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
+    let read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
 
-    let started = Instant::now();
     let content_type = read
         .parts
         .headers
@@ -256,7 +282,7 @@ async fn department(
         content_type,
         read.buffered(),
     );
-    exchange.add_time(Phase::Authorize, started);
+    exchange.add_time(Phase::Authorize);
     if let Err(decision) = body_checked {
         exchange.verdicts[Phase::Authorize as usize] = PhaseVerdict::Refused;
         return Err(decision);
@@ -267,17 +293,13 @@ async fn department(
         settings: resolved.settings.waf,
         fhir: matches!(authorized.asked, Asked::Fhir(_)),
     };
-    let verified_token = set_aside_verified_token(exchange, &mut read.parts.headers);
-    inspect(shared, firewall, exchange, &read, placement)?;
-    if let Some(token) = verified_token {
-        read.parts.headers.insert(header::AUTHORIZATION, token);
-    }
+    let verified = token_verified(exchange);
+    inspect(shared, firewall, exchange, &read, placement, verified)?;
 
     // observe: NOT ENFORCED YET (behaviour analytics): the principal's and device's profile
     // is updated here and may answer with a block or a step-up.
-    exchange.conclude(Phase::Observe, PhaseVerdict::NotEnforced, Instant::now());
+    exchange.not_enforced(Phase::Observe);
 
-    let started = Instant::now();
     let progress = request_body
         .clone()
         .unwrap_or_else(|| Arc::new(BodyProgress::default()));
@@ -291,7 +313,7 @@ async fn department(
         &progress,
     )
     .await;
-    conclude(exchange, Phase::Forward, started, forwarded)
+    conclude(exchange, Phase::Forward, forwarded)
 }
 
 /// The path below the department prefix, from its final slash (`/fhir/Patient/1`).
@@ -306,9 +328,8 @@ async fn read_body(
     limits: wardgate_policy::RouteLimits,
     request_body: &mut Option<Arc<BodyProgress>>,
 ) -> Flow<ReadRequest> {
-    let started = Instant::now();
     let read = forward::read_body(request, limits, request_body).await;
-    exchange.add_time(Phase::Read, started);
+    exchange.add_time(Phase::Read);
     if read.is_err() {
         exchange.verdicts[Phase::Read as usize] = PhaseVerdict::Refused;
     }
@@ -316,18 +337,13 @@ async fn read_body(
 }
 
 /// Note a phase's verdict and duration, and pass its result on.
-fn conclude<T>(
-    exchange: &mut Exchange,
-    phase: Phase,
-    started: Instant,
-    result: Flow<T>,
-) -> Flow<T> {
+fn conclude<T>(exchange: &mut Exchange, phase: Phase, result: Flow<T>) -> Flow<T> {
     let verdict = if result.is_ok() {
         PhaseVerdict::Passed
     } else {
         PhaseVerdict::Refused
     };
-    exchange.conclude(phase, verdict, started);
+    exchange.conclude(phase, verdict);
     result
 }
 
@@ -429,7 +445,7 @@ async fn admit(
     let Ok(limit) = RateLimit::new(configured.rate_per_second, configured.burst) else {
         return Ok(());
     };
-    let key = format!("{} {scope}", exchange.connection.client_key);
+    let key = exchange.connection.rate_key(scope);
     match shared.rate_limits.check(&key, limit).await {
         Ok(RateDecision::Allowed) => Ok(()),
         Ok(RateDecision::Limited { retry_after }) => {
@@ -480,24 +496,27 @@ fn route<'p>(
 
 /// The firewall over the request as read: a block ends the exchange with 403 (the client
 /// learns the request id, the record the verdict); detect mode records and goes on.
+/// `verified_authorization`: authenticate verified the request's bearer token
+/// ([`token_verified`]).
 fn inspect(
     shared: &Shared,
     firewall: &Firewall,
     exchange: &mut Exchange,
     request: &ReadRequest,
     placement: Placement<'_>,
+    verified_authorization: bool,
 ) -> Flow {
-    let started = Instant::now();
     let inspected = Inspected {
         method: request.parts.method.as_str(),
         path: request.parts.uri.path(),
         query: request.parts.uri.query(),
         headers: &request.parts.headers,
+        verified_authorization,
         body: request.buffered(),
     };
     let Some(verdict) = firewall.inspect(&inspected, placement) else {
         // The policy switched the firewall off on this route.
-        exchange.conclude(Phase::Inspect, PhaseVerdict::NotEnforced, started);
+        exchange.conclude(Phase::Inspect, PhaseVerdict::NotEnforced);
         return Ok(());
     };
     let record = crate::firewall::record_of(&verdict);
@@ -512,26 +531,17 @@ fn inspect(
     } else {
         Ok(())
     };
-    conclude(exchange, Phase::Inspect, started, result)
+    conclude(exchange, Phase::Inspect, result)
 }
 
-/// Take the `Authorization` header out of the firewall's sight when the authenticate phase
-/// verified it: a bearer token whose signature, issuer and audience were checked is a
-/// credential, not client data, and scanning its ~1 KB of base64 with every detector was
-/// the costliest part of inspecting a typical request. Only a single header is set aside
-/// (authenticate reads the first one; a second would be unverified), and it is put back
-/// for the department after inspection.
-fn set_aside_verified_token(
-    exchange: &Exchange,
-    headers: &mut http::HeaderMap,
-) -> Option<HeaderValue> {
-    // Only a principal that came from a token (not from a certificate alone) had one verified.
-    exchange.principal.as_ref()?.token_id.as_ref()?;
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    if values.next().is_none() || values.next().is_some() {
-        return None;
-    }
-    headers.remove(header::AUTHORIZATION)
+/// Whether the authenticate phase verified the request's `Authorization` header: only a
+/// principal that came from a token (not from a certificate alone) had one verified. The
+/// firewall then leaves a single such header unread (`firewall::headers_to_inspect`).
+fn token_verified(exchange: &Exchange) -> bool {
+    exchange
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.token_id.is_some())
 }
 
 // ---- respond ----------------------------------------------------------------------------
@@ -624,7 +634,7 @@ fn record(
 
 /// The client's request id if it is a plain token (echoed, as FHIR servers do), else a new
 /// one. A client cannot inject anything into the record or the upstream's headers this way.
-fn request_id(headers: &http::HeaderMap) -> String {
+fn request_id(headers: &http::HeaderMap, received_at: SystemTime) -> String {
     let offered = headers
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -637,8 +647,33 @@ fn request_id(headers: &http::HeaderMap) -> String {
         });
     match offered {
         Some(id) => id.to_owned(),
-        None => uuid::Uuid::now_v7().to_string(),
+        None => new_request_id(received_at),
     }
+}
+
+thread_local! {
+    /// The UUIDv7 counter of this thread: ids are unique and ordered by time of receipt, and
+    /// ordered within a millisecond on a worker (uuid's `now_v7` takes one process-wide mutex
+    /// per id, and reads the clock the exchange has just read).
+    static REQUEST_IDS: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// A new request id: a UUIDv7 of the time the request was received, as lowercase text.
+fn new_request_id(received_at: SystemTime) -> String {
+    let since_epoch = received_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let id = REQUEST_IDS.with(|context| {
+        uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            context,
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos(),
+        ))
+    });
+    // Written straight into a buffer, without the formatting machinery of `to_string`.
+    id.hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -653,9 +688,18 @@ mod tests {
         assert_eq!(client_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
     }
 
+    #[test]
+    fn rate_keys_are_the_client_and_the_scope() {
+        let connection = ConnectionInfo::new("10.0.0.7:4000".parse().unwrap(), None);
+        assert_eq!(connection.rate_key("/bench/"), "10.0.0.7 /bench/");
+        // Another scope on the same connection has its own key; the first is kept.
+        assert_eq!(connection.rate_key("/auth/"), "10.0.0.7 /auth/");
+        assert_eq!(connection.rate_key("/bench/"), "10.0.0.7 /bench/");
+    }
+
     fn exchange(principal: Option<wardgate_identity::Principal>) -> Exchange {
         let mut exchange = Exchange::begin(
-            "r1".to_owned(),
+            ("r1".to_owned(), std::time::SystemTime::now()),
             Arc::new(ConnectionInfo::new("127.0.0.1:5555".parse().unwrap(), None)),
             (
                 &http::Method::GET,
@@ -690,47 +734,41 @@ mod tests {
     }
 
     #[test]
-    fn only_a_single_verified_token_is_kept_from_the_firewall() {
-        let token = HeaderValue::from_static("Bearer eyJ.verified.sig");
-        let mut headers = http::HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, token.clone());
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/fhir+json"),
-        );
-
-        // Anonymous (refused later anyway) or a certificate-only principal: inspected.
-        assert_eq!(
-            set_aside_verified_token(&exchange(None), &mut headers),
-            None
-        );
-        assert!(headers.contains_key(header::AUTHORIZATION));
-
-        // The one header authenticate verified: set aside, nothing else.
-        let verified = exchange(Some(principal()));
-        assert_eq!(
-            set_aside_verified_token(&verified, &mut headers),
-            Some(token.clone())
-        );
-        assert!(!headers.contains_key(header::AUTHORIZATION));
-        assert!(headers.contains_key(header::ACCEPT));
-
-        // A second Authorization header was never verified: both stay for the firewall.
-        headers.append(header::AUTHORIZATION, token.clone());
-        headers.append(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("' OR 1=1 --"),
-        );
-        assert_eq!(set_aside_verified_token(&verified, &mut headers), None);
-        assert_eq!(headers.get_all(header::AUTHORIZATION).iter().count(), 2);
+    fn only_a_token_principal_had_its_authorization_verified() {
+        // Anonymous (refused later anyway) or a certificate-only principal: not verified.
+        assert!(!token_verified(&exchange(None)));
+        let certificate_only = wardgate_identity::Principal {
+            token_id: None,
+            ..principal()
+        };
+        assert!(!token_verified(&exchange(Some(certificate_only))));
+        assert!(token_verified(&exchange(Some(principal()))));
     }
 
     #[test]
     fn only_plain_request_ids_are_echoed() {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&headers), "abc-123");
+        let now = SystemTime::now();
+        assert_eq!(request_id(&headers, now), "abc-123");
         headers.insert("x-request-id", HeaderValue::from_static("a\"b"));
-        assert_ne!(request_id(&headers), "a\"b");
+        let generated = request_id(&headers, now);
+        assert_ne!(generated, "a\"b");
+        // A new one is a UUIDv7 of the time of receipt, in its usual text form, and ids
+        // made in the same millisecond differ and keep their order.
+        let parsed = uuid::Uuid::parse_str(&generated).unwrap();
+        assert_eq!(generated, parsed.to_string());
+        assert_eq!(parsed.get_version_num(), 7);
+        let millis = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let (seconds, nanos) = parsed.get_timestamp().unwrap().to_unix();
+        assert_eq!(
+            u128::from(seconds) * 1000 + u128::from(nanos / 1_000_000),
+            millis
+        );
+        let ids: Vec<String> = (0..100).map(|_| request_id(&headers, now)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     }
 }

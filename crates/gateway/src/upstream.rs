@@ -65,7 +65,8 @@ impl Upstreams {
         self.pool.close_idle();
     }
 
-    /// Send `request` (path relative to the department) to the upstream at `base`.
+    /// Send `request` (its target already the upstream's: [`upstream_target`]) to the
+    /// upstream at `base`.
     pub async fn forward(
         &self,
         settings: &UpstreamSettings,
@@ -74,7 +75,6 @@ impl Upstreams {
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
     ) -> Result<Response<Incoming>, ForwardError> {
-        *request.uri_mut() = upstream_target(base, request.uri())?;
         *request.version_mut() = Version::HTTP_11;
         rewrite_request_headers(request.headers_mut(), forwarding);
         // The response timeout runs from the end of the request body, not from its start:
@@ -108,8 +108,8 @@ impl Upstreams {
             Some(Ok(response)) => response,
         };
         let mut response = response;
+        // (The upstream's `Server` goes in the respond phase, with every answer's.)
         strip_hop_by_hop(response.headers_mut());
-        response.headers_mut().remove(header::SERVER);
         Ok(response)
     }
 }
@@ -131,21 +131,15 @@ fn authority_of(uri: &Uri) -> String {
 }
 
 /// The request target for the upstream, in origin form: the upstream's base path followed by
-/// the request's path below its department, and the query unchanged
-/// (`/emergency/fhir/Patient?x=1` with upstream `http://h:8080/base` becomes
-/// `/base/fhir/Patient?x=1`; the upstream's host goes in `Host`).
-fn upstream_target(base: &Uri, relative: &Uri) -> Result<Uri, ForwardError> {
+/// the request's target below its department (`/fhir/Patient?x=1` with upstream
+/// `http://h:8080/base` becomes `/base/fhir/Patient?x=1`; the upstream's host goes in
+/// `Host`). `None` if that is not a URI.
+pub(crate) fn upstream_target(base: &Uri, relative: &str) -> Option<Uri> {
     let base_path = base.path().trim_end_matches('/');
-    let mut path_and_query = String::with_capacity(base_path.len() + relative.path().len() + 32);
+    let mut path_and_query = String::with_capacity(base_path.len() + relative.len());
     path_and_query.push_str(base_path);
-    path_and_query.push_str(relative.path());
-    if let Some(query) = relative.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    path_and_query
-        .parse()
-        .map_err(|_| ForwardError::Unavailable("cannot form the upstream URI".into()))
+    path_and_query.push_str(relative);
+    path_and_query.parse().ok()
 }
 
 /// What the upstream is told about the client.
@@ -225,6 +219,24 @@ static HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+/// The place of a (lowercase) name in [`HOP_BY_HOP`]: one match on the text instead of
+/// eight comparisons of header names per header.
+fn hop_by_hop_index(name: &str) -> Option<usize> {
+    let index = match name {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "upgrade" => 7,
+        _ => return None,
+    };
+    debug_assert_eq!(HOP_BY_HOP[index].as_str(), name);
+    Some(index)
+}
+
 /// Remove hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One look over the names present, then a removal (a hash and a probe) only for those
@@ -232,24 +244,31 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = [false; HOP_BY_HOP.len()];
     let mut transfer_encoding = false;
     for name in headers.keys() {
-        if name == header::TRANSFER_ENCODING {
-            transfer_encoding = true;
-        } else if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
-            present[index] = true;
+        match hop_by_hop_index(name.as_str()) {
+            Some(index) => present[index] = true,
+            None => transfer_encoding |= name == header::TRANSFER_ENCODING,
         }
     }
-    // HOP_BY_HOP[0] is Connection: the names it lists go too (by `&str`: no name is built).
+    // HOP_BY_HOP[0] is Connection: the names it lists go too. Only names that are not
+    // hop-by-hop themselves (`close`, rarer ones) are collected for removal, so the usual
+    // answer (`Connection: keep-alive`) allocates nothing.
+    let mut listed: Vec<HeaderName> = Vec::new();
     if present[0] {
-        let options: Vec<HeaderValue> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .cloned()
-            .collect();
-        for option in options.iter().filter_map(|v| v.to_str().ok()) {
-            for name in option.split(',') {
-                headers.remove(name.trim());
+        for value in headers.get_all(header::CONNECTION) {
+            let Ok(value) = value.to_str() else { continue };
+            for name in value.split(',').map(str::trim) {
+                // A hop-by-hop name goes anyway if present (and it was seen above).
+                let hop = HOP_BY_HOP
+                    .iter()
+                    .any(|hop| name.eq_ignore_ascii_case(hop.as_str()));
+                if !hop && let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                    listed.push(name);
+                }
             }
         }
+    }
+    for name in &listed {
+        headers.remove(name);
     }
     for (name, present) in HOP_BY_HOP.iter().zip(present) {
         if present {
@@ -272,8 +291,8 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// trust these headers to come from wardgate.
 fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
     strip_hop_by_hop(headers);
-    // hyper sets Host from the upstream URI, so virtual hosts on the upstream side work.
-    headers.remove(header::HOST);
+    // The client's Host is replaced by the upstream's when the pool sends the request (an
+    // insert: no removal needed here), so virtual hosts on the upstream side work.
     // What the client claimed is replaced (an insert removes every earlier value) or removed.
     let client = forwarding.client;
     let host = client.for_host(forwarding.host);
@@ -312,16 +331,29 @@ mod tests {
     #[test]
     fn upstream_target_keeps_the_base_path_and_the_query() {
         let base: Uri = "http://127.0.0.1:8080/base/".parse().unwrap();
-        let relative: Uri = "/fhir/Patient?name=x".parse().unwrap();
         assert_eq!(
-            upstream_target(&base, &relative).unwrap(),
+            upstream_target(&base, "/fhir/Patient?name=x").unwrap(),
             "/base/fhir/Patient?name=x"
         );
         let root: Uri = "http://127.0.0.1:8080".parse().unwrap();
         assert_eq!(
-            upstream_target(&root, &"/fhir/metadata".parse().unwrap()).unwrap(),
+            upstream_target(&root, "/fhir/metadata").unwrap(),
             "/fhir/metadata"
         );
+        assert_eq!(
+            upstream_target(&root, "/fhir/Patient?").unwrap(),
+            "/fhir/Patient?"
+        );
+        assert_eq!(upstream_target(&root, "/fhir/Pat ient"), None);
+    }
+
+    #[test]
+    fn every_hop_by_hop_name_is_found_by_its_text() {
+        for (index, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop_index(name.as_str()), Some(index));
+        }
+        assert_eq!(hop_by_hop_index("transfer-encoding"), None);
+        assert_eq!(hop_by_hop_index("user-agent"), None);
     }
 
     #[test]
@@ -346,6 +378,31 @@ mod tests {
         headers.insert("x-other-hop", HeaderValue::from_static("1"));
         headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
         headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-kept"));
+
+        // The usual answer's `Connection: keep-alive` (with its Keep-Alive header), a listed
+        // hop-by-hop name, `close`, and names in any case.
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("Keep-Alive"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("content-length", HeaderValue::from_static("71"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("content-length"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("close, Upgrade, X-Hop"),
+        );
+        headers.insert("upgrade", HeaderValue::from_static("h2c"));
+        headers.insert("x-hop", HeaderValue::from_static("1"));
+        headers.insert(
+            "close",
+            HeaderValue::from_static("a field the option names"),
+        );
         headers.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1, "{headers:?}");

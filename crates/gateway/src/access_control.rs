@@ -7,6 +7,7 @@ use wardgate_identity::{AccessRequest, AuthError, Credentials, Identity, Rule};
 use wardgate_policy::{DeviceRefusal, ResolvedRoute};
 
 use crate::access::{self, AskError, Asked};
+use crate::batch::{BatchDenials, DeniedEntry};
 use crate::decision::Decision;
 use crate::exchange::{AuthorizationRecord, Exchange};
 
@@ -212,8 +213,8 @@ fn query_params(query: Option<&str>) -> Flow<Vec<(String, String)>> {
 
 /// The authorize phase once the body is in: a `POST _search`'s form parameters join the
 /// query's, and a batch or transaction is authorized entry by entry, each as if sent alone.
-/// One denied entry refuses the whole Bundle, batch or transaction alike: answering a batch
-/// entry by entry is the department's work, and the gateway cannot split its response.
+/// One denied entry refuses a transaction whole (it is atomic); in a batch, each denied entry
+/// is answered with its own 403 and the others go on (`Some` denials, see `batch`).
 pub(crate) fn authorize_body(
     identity: &Identity,
     exchange: &Exchange,
@@ -222,9 +223,9 @@ pub(crate) fn authorize_body(
     query: Option<&str>,
     content_type: Option<&str>,
     body: &[u8],
-) -> Flow {
+) -> Flow<Option<BatchDenials>> {
     let Some(principal) = exchange.principal.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let department = resolved.department_name();
     let zone = exchange.device.as_ref().map(|d| d.zone.as_str());
@@ -241,7 +242,7 @@ pub(crate) fn authorize_body(
         )
     };
     match authorized.check_body {
-        BodyCheck::None => Ok(()),
+        BodyCheck::None => Ok(None),
         BodyCheck::SearchForm => {
             let is_form = content_type.is_some_and(|c| {
                 c.trim_start()
@@ -249,14 +250,14 @@ pub(crate) fn authorize_body(
                     .starts_with("application/x-www-form-urlencoded")
             });
             if !is_form || body.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
             let mut params = query_params(query)?;
             let text = String::from_utf8_lossy(body);
             params.extend(query_params(Some(&text))?);
             let decision = decide(&authorized.asked.fhir(), &params);
             if decision.allowed {
-                Ok(())
+                Ok(None)
             } else {
                 Err(denial(decision.rule, decision.reason))
             }
@@ -265,40 +266,58 @@ pub(crate) fn authorize_body(
             let base = format!("{}fhir", resolved.department.prefix);
             let bundle =
                 access::bundle_requests(body, &base).map_err(Decision::bundle_unreadable)?;
+            let mut denied = Vec::new();
             for (index, entry) in bundle.entries.iter().enumerate() {
-                let refuse = |reason: String| {
-                    Decision::access_denied(
-                        "wardgate.authz.bundle-entry",
-                        format!("entry {index}: {reason}; the whole Bundle is refused"),
-                    )
+                let Err((code, reason)) = authorize_entry(&decide, entry) else {
+                    continue;
                 };
-                let fhir = wardgate_fhir::rest::classify(
-                    &entry.method,
-                    &entry.path,
-                    entry.query.as_deref(),
-                )
-                .map_err(|e| refuse(e.to_string()))?;
-                if fhir.interaction == wardgate_fhir::rest::Interaction::Batch {
-                    return Err(refuse("a Bundle inside a Bundle".to_owned()));
-                }
-                let params = access::params(entry.query.as_deref().unwrap_or_default())
-                    .ok_or_else(|| refuse("too many parameters".to_owned()))?;
-                let decision = decide(&fhir, &params);
-                if !decision.allowed {
-                    return Err(refuse(format!(
-                        "{} ({})",
-                        decision.reason,
-                        decision.rule.code()
-                    )));
-                }
-                if decision.patient_filter.is_some() || !decision.constraints.is_empty() {
-                    return Err(refuse(
-                        "patient-scoped or constrained access cannot be confined inside a Bundle"
-                            .to_owned(),
+                if bundle.transaction {
+                    return Err(Decision::access_denied(
+                        "wardgate.authz.bundle-entry",
+                        format!("entry {index}: {reason}; the whole transaction is refused"),
                     ));
                 }
+                denied.push(DeniedEntry {
+                    index,
+                    code,
+                    diagnostics: format!("entry {index}: {reason}"),
+                });
             }
-            Ok(())
+            let total = bundle.entries.len();
+            Ok((!denied.is_empty()).then_some(BatchDenials { total, denied }))
         }
     }
+}
+
+/// One entry of a batch or transaction, authorized as if sent alone: `Err` holds the stable
+/// code and the reason of its denial.
+fn authorize_entry(
+    decide: &impl Fn(
+        &wardgate_fhir::rest::FhirRequest,
+        &[(String, String)],
+    ) -> wardgate_identity::authorize::Decision,
+    entry: &access::BundleEntry,
+) -> Result<(), (&'static str, String)> {
+    const ENTRY: &str = "wardgate.authz.bundle-entry";
+    let fhir = wardgate_fhir::rest::classify(&entry.method, &entry.path, entry.query.as_deref())
+        .map_err(|e| (ENTRY, e.to_string()))?;
+    if fhir.interaction == wardgate_fhir::rest::Interaction::Batch {
+        return Err((ENTRY, "a Bundle inside a Bundle".to_owned()));
+    }
+    let params = access::params(entry.query.as_deref().unwrap_or_default())
+        .ok_or_else(|| (ENTRY, "too many parameters".to_owned()))?;
+    let decision = decide(&fhir, &params);
+    if !decision.allowed {
+        return Err((
+            decision.rule.code(),
+            format!("{} ({})", decision.reason, decision.rule.code()),
+        ));
+    }
+    if decision.patient_filter.is_some() || !decision.constraints.is_empty() {
+        return Err((
+            ENTRY,
+            "patient-scoped or constrained access cannot be confined inside a Bundle".to_owned(),
+        ));
+    }
+    Ok(())
 }

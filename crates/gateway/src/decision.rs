@@ -187,6 +187,18 @@ impl Decision {
         )
     }
 
+    /// The department answered a batch whose denied entries the gateway took out with
+    /// something it cannot put the 403s back into.
+    pub fn batch_unmergeable(detail: String) -> Self {
+        Decision::new(
+            StatusCode::BAD_GATEWAY,
+            "wardgate.upstream.batch-unmergeable",
+            IssueCode::Exception,
+            "The department's answer to the batch could not be completed with the denied entries.",
+            detail,
+        )
+    }
+
     /// The upstream did not answer in time.
     pub fn upstream_timeout(timeout: Duration) -> Self {
         Decision::new(

@@ -47,6 +47,17 @@ impl ReadRequest {
             _ => &[],
         }
     }
+
+    /// Forward `body` instead of the buffered body read (a batch without its denied entries),
+    /// with its Content-Length.
+    pub(crate) fn replace_body(&mut self, body: Bytes) {
+        self.parts.headers.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(body.len()),
+        );
+        self.parts.headers.remove(http::header::TRANSFER_ENCODING);
+        self.body = ForwardBody::Buffered(Some(body));
+    }
 }
 
 /// Whether a body of this `Content-Type` streams uninspected (see the module doc).

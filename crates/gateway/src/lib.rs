@@ -16,6 +16,7 @@ pub mod access;
 mod access_control;
 mod activity;
 mod admin;
+pub mod batch;
 mod body;
 mod decision;
 mod department;

@@ -36,6 +36,7 @@ use wardgate_policy::{Policy, ResolvedRoute, WafSettings};
 
 use crate::access::Asked;
 use crate::access_control::{self, Authorized};
+use crate::batch;
 use crate::body::{BodyProgress, RecordedBody, ResponseBody};
 use crate::decision::Decision;
 use crate::exchange::{Exchange, Phase, PhaseVerdict};
@@ -266,7 +267,7 @@ async fn department(
     );
     let authorized: Authorized = conclude(exchange, Phase::Authorize, authorized)?;
 
-    let read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
+    let mut read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
 
     let content_type = read
         .parts
@@ -283,9 +284,15 @@ async fn department(
         read.buffered(),
     );
     exchange.add_time(Phase::Authorize);
-    if let Err(decision) = body_checked {
-        exchange.verdicts[Phase::Authorize as usize] = PhaseVerdict::Refused;
-        return Err(decision);
+    let batch = match body_checked {
+        Ok(batch) => batch,
+        Err(decision) => {
+            exchange.verdicts[Phase::Authorize as usize] = PhaseVerdict::Refused;
+            return Err(decision);
+        }
+    };
+    if let (Some(batch), Some(record)) = (&batch, exchange.authorization.as_mut()) {
+        record.reason = batch.summary();
     }
 
     let placement = Placement {
@@ -300,6 +307,17 @@ async fn department(
     // is updated here and may answer with a block or a step-up.
     exchange.not_enforced(Phase::Observe);
 
+    // A batch with denied entries: only the others are forwarded (see batch.rs).
+    if let Some(batch) = &batch {
+        if batch.all_denied() {
+            exchange.conclude(Phase::Forward, PhaseVerdict::Skipped);
+            return Ok(batch::refused(batch, &exchange.request_id));
+        }
+        let forwarded = batch
+            .forwarded_bundle(read.buffered())
+            .map_err(Decision::bundle_unreadable)?;
+        read.replace_body(forwarded);
+    }
     let progress = request_body
         .clone()
         .unwrap_or_else(|| Arc::new(BodyProgress::default()));
@@ -313,6 +331,13 @@ async fn department(
         &progress,
     )
     .await;
+    let forwarded = match (forwarded, &batch) {
+        (Ok(response), Some(batch)) => {
+            let timeout = policy.upstream.response_timeout;
+            batch::answer(batch, response, &exchange.request_id, timeout).await
+        }
+        (forwarded, _) => forwarded,
+    };
     conclude(exchange, Phase::Forward, forwarded)
 }
 

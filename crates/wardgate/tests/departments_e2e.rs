@@ -592,7 +592,7 @@ async fn load_bundles(
             ),
             _ if calls_an_operation(&bundle) => (
                 department_for(departments, &entry_types(&bundle)[0]),
-                Some((403, "the whole Bundle is refused")),
+                Some((403, "the whole transaction is refused")),
             ),
             Some(department) => (department, None),
             None => (
@@ -987,6 +987,92 @@ async fn the_whole_corpus_goes_through_the_gateway_unchanged() {
         .count();
     // Every Bundle but the two HL7 examples loaded (whole, or split by department).
     assert_eq!(bundles, files - 2);
+}
+
+/// A batch with entries the caller may not send (standards.md 1a.5): each denied entry gets
+/// its own 403 inside the built-in department's `batch-response`, at its place, and the
+/// others are done (the created Observation reads back); a transaction with the same entries
+/// is refused whole and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_denied_entries_runs_the_others() {
+    let (_dir, _served, mut client) = serve_on_sqlite_and_log_in().await;
+    let departments = departments_by_type();
+    let home = department_for(&departments, "Observation");
+    let (elsewhere, other_types) = departments
+        .iter()
+        .find(|(name, types)| *name != home && !types.is_empty())
+        .expect("a second department");
+    let foreign = &other_types[0];
+    let batch = |kind: &str, id: &str| {
+        serde_json::json!({
+            "resourceType": "Bundle",
+            "type": kind,
+            "entry": [
+                {"request": {"method": "GET", "url": format!("{foreign}?_count=1")}},
+                {"resource": {"resourceType": "Observation", "id": id, "status": "final",
+                    "code": {"text": "patient refused to select a drop-in clinic"}},
+                 "request": {"method": "PUT", "url": format!("Observation/{id}")}},
+                {"request": {"method": "GET", "url": "Observation/$lookup?code=x"}},
+            ]
+        })
+        .to_string()
+    };
+    let url = format!("/{home}/fhir");
+    let answer = client
+        .send(
+            "POST",
+            &url,
+            &[("content-type", FHIR_JSON)],
+            batch("batch", "batch-obs-1"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let bundle = answer.json();
+    assert_eq!(bundle["type"], "batch-response");
+    let entries = bundle["entry"].as_array().unwrap();
+    let statuses: Vec<&str> = entries
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{bundle}");
+    assert_eq!(statuses[0], "403 Forbidden", "{bundle}");
+    assert!(statuses[1].starts_with("201"), "{bundle}");
+    assert_eq!(statuses[2], "403 Forbidden", "{bundle}");
+    let why = entries[0]["response"]["outcome"].to_string();
+    assert!(why.contains(&format!("/{elsewhere}/")), "{why}");
+    let stored = client
+        .send(
+            "GET",
+            &format!("/{home}/fhir/Observation/batch-obs-1"),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    assert_eq!(
+        stored.json()["code"]["text"],
+        "patient refused to select a drop-in clinic"
+    );
+
+    let answer = client
+        .send(
+            "POST",
+            &url,
+            &[("content-type", FHIR_JSON)],
+            batch("transaction", "batch-obs-2"),
+        )
+        .await;
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    assert!(answer.reason().contains("the whole transaction is refused"));
+    let not_stored = client
+        .send(
+            "GET",
+            &format!("/{home}/fhir/Observation/batch-obs-2"),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(not_stored.status, 404, "{}", not_stored.text());
 }
 
 /// JSON Patch (`PATCH [base]/Type/id`, `application/json-patch+json`) through every phase:

@@ -259,13 +259,96 @@ async fn a_transaction_is_authorized_entry_by_entry() {
         .await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.outcome_code(), "wardgate.authz.bundle-entry");
-    // A batch with one denied entry is refused whole too (see docs/operations.md).
-    let batch = mixed.replace("transaction", "batch");
+    let text = String::from_utf8_lossy(&answer.body);
+    assert!(text.contains("whole transaction"), "{text}");
+    assert_eq!(gateway.upstream.seen(), 1);
+}
+
+#[tokio::test]
+async fn a_denied_batch_entry_gets_its_own_403_and_the_others_run() {
+    let gateway = TestGateway::start().await;
+    let token = gateway
+        .login_new("nurse.batch", &["nurse"], &["emergency"], &[])
+        .await;
+    let mut client = gateway.anonymous(b"http/1.1").await.with_token(token);
+    // The nurse may create Observations and search Patients, not read Conditions.
+    let batch = r#"{"resourceType":"Bundle","type":"batch","entry":[
+        {"request":{"method":"GET","url":"Condition?code=x"}},
+        {"resource":{"resourceType":"Observation","status":"final"},"request":{"method":"POST","url":"Observation"}},
+        {"request":{"method":"GET","url":"Condition/c1"}},
+        {"request":{"method":"GET","url":"Patient?name=O'Brien"}}]}"#;
     let answer = client
         .send_body("POST", "/emergency/fhir", "application/fhir+json", batch)
         .await;
-    assert_eq!(answer.status, 403);
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let bundle = answer.json();
+    assert_eq!(bundle["type"], "batch-response");
+    let entries = bundle["entry"].as_array().unwrap();
+    let statuses: Vec<&str> = entries
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["403 Forbidden", "200 OK", "403 Forbidden", "200 OK"]
+    );
+    // The department saw only the allowed entries, in their order.
+    assert_eq!(entries[1]["response"]["location"], "Observation");
+    assert_eq!(entries[3]["response"]["location"], "Patient?name=O'Brien");
     assert_eq!(gateway.upstream.seen(), 1);
+    let outcome = &entries[0]["response"]["outcome"];
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "forbidden");
+    let text = outcome.to_string();
+    assert!(text.contains("entry 0"), "{text}");
+    let request_id = answer.headers["x-request-id"].to_str().unwrap();
+    assert!(text.contains(request_id), "{text}");
+
+    // Every entry denied: the gateway answers alone, nothing is forwarded.
+    let denied = r#"{"resourceType":"Bundle","type":"batch","entry":[
+        {"request":{"method":"GET","url":"Condition?code=x"}},
+        {"request":{"method":"DELETE","url":"Condition/c1"}}]}"#;
+    let answer = client
+        .send_body("POST", "/emergency/fhir", "application/fhir+json", denied)
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let statuses: Vec<String> = answer.json()["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["403 Forbidden", "403 Forbidden"]);
+    assert_eq!(gateway.upstream.seen(), 1);
+
+    // The exchange records name the denied entries.
+    let says = |records: &[serde_json::Value], what: &str| {
+        records.iter().any(|r| {
+            r["status"] == 200
+                && r["authorization"]["reason"]
+                    .as_str()
+                    .is_some_and(|reason| reason.contains(what))
+        })
+    };
+    let mut records = gateway.records(1).await;
+    for _ in 0..50 {
+        if says(&records, "2 denied (403 each: entries 0, 1), 0 forwarded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        records = gateway.records(1).await;
+    }
+    assert!(
+        says(
+            &records,
+            "4 entries: 2 denied (403 each: entries 0, 2), 2 forwarded"
+        ),
+        "{records:?}"
+    );
+    assert!(
+        says(&records, "2 denied (403 each: entries 0, 1), 0 forwarded"),
+        "{records:?}"
+    );
 }
 
 #[tokio::test]

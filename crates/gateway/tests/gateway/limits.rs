@@ -140,6 +140,16 @@ async fn the_rate_limit_answers_429_with_retry_after_per_client_and_route() {
 #[tokio::test]
 async fn connections_beyond_the_per_address_limit_are_closed_at_accept() {
     let gateway = TestGateway::start_with("max_connections_per_address = 2", None).await;
+    // Logging in uses connections of its own: wait until the gateway has seen them close, or
+    // one of them could still hold a slot (as happened on a loaded machine).
+    gateway.token().await;
+    for _ in 0..100 {
+        let (_, metrics) = gateway.admin_get("/metrics").await;
+        if metrics.contains("wardgate_open_connections 0\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut first = gateway.client(b"http/1.1").await;
     let mut second = gateway.client(b"http/1.1").await;
     assert_eq!(first.get("/emergency/fhir/Patient").await.status, 200);

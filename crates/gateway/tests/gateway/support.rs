@@ -102,8 +102,8 @@ impl TestPki {
 }
 
 /// A real HTTP upstream on 127.0.0.1:0. Paths (after the department prefix):
-/// `/wait/MS` answers after MS milliseconds; `/stream` answers in three chunks; anything else
-/// echoes what it received as JSON.
+/// `/wait/MS` answers after MS milliseconds; `/stream` answers in three chunks; a `batch`
+/// Bundle gets a `batch-response`; anything else echoes what it received as JSON.
 pub struct Upstream {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicUsize>,
@@ -199,6 +199,13 @@ async fn upstream_answer(
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
+    if let Some(answer) = batch_response(&body) {
+        let mut response = Response::new(Full::new(Bytes::from(answer.to_string())).boxed());
+        response
+            .headers_mut()
+            .insert("content-type", "application/fhir+json".parse().unwrap());
+        return Ok(response);
+    }
     let header = |name: &str| {
         parts
             .headers
@@ -231,6 +238,23 @@ async fn upstream_answer(
         .headers_mut()
         .insert("keep-alive", "timeout=5".parse().unwrap());
     Ok(response)
+}
+
+/// A FHIR server's answer to a `batch` Bundle: one `200 OK` entry per entry, its `location`
+/// the entry's request URL (so a test sees which entries arrived, in which order).
+fn batch_response(body: &[u8]) -> Option<serde_json::Value> {
+    let bundle: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if bundle["resourceType"] != "Bundle" || bundle["type"] != "batch" {
+        return None;
+    }
+    let entries: Vec<serde_json::Value> = bundle["entry"]
+        .as_array()?
+        .iter()
+        .map(|entry| {
+            serde_json::json!({"response": {"status": "200 OK", "location": entry["request"]["url"]}})
+        })
+        .collect();
+    Some(serde_json::json!({"resourceType": "Bundle", "type": "batch-response", "entry": entries}))
 }
 
 /// A department service built into the gateway (as the departments crate will be).

@@ -15,6 +15,8 @@ use std::ops::Range;
 
 pub(crate) mod ascii;
 mod crlf;
+#[cfg(test)]
+mod differential;
 mod graphql;
 mod ldap;
 mod lfi;

@@ -321,6 +321,14 @@ fn looks_like_code(value: &[u8]) -> bool {
 /// `" onmouseover=alert(1)`: an event-handler attribute written after a quote, a space or a
 /// slash, outside any tag (the value lands inside one).
 fn attribute_break(text: &[u8]) -> Option<(usize, usize)> {
+    // Both rules below need an `=` after the attribute name: text without one is not searched
+    // for every `on` and `style`.
+    memchr::memchr(b'=', text)?;
+    attribute_break_in(text)
+}
+
+/// [`attribute_break`] without the `=` shortcut.
+fn attribute_break_in(text: &[u8]) -> Option<(usize, usize)> {
     let mut from = 0;
     while let Some(at) = find_ci_from(text, b"on", from) {
         from = at + 2;

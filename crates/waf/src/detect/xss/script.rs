@@ -6,7 +6,7 @@
 //! punctuation (never by a word, as in "please confirm (yes)") and followed by a call
 //! (`(`, `` ` ``, `.call(`, `.apply(`, `?.(`, `)(`), or passed or assigned as a function.
 
-use crate::detect::ascii::{is_ident_byte, lower_bytes_into};
+use crate::detect::ascii::{any_byte, is_ident_byte, lower_bytes_into};
 
 /// A piece of script found in a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,20 @@ static WORD_START: [bool; 256] = {
 
 /// Find script sinks in `text`, at most `limit` words examined.
 pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
+    // Every hit needs one of these bytes, so text without them is not read word by word:
+    // a call (`called`) needs `(`, a backtick, `.call(`-like text or `)(`, or is handed over
+    // before `)` or after `=`; a property (`property`) needs `.` or `[` before it, or `=`
+    // after it; a computed call (`computed_call`) needs `[`.
+    if !any_byte(text, |b| {
+        (b == b'(') | (b == b')') | (b == b'`') | (b == b'=') | (b == b'.') | (b == b'[')
+    }) {
+        return None;
+    }
+    sinks_in(text)
+}
+
+/// [`sinks`] without the byte-presence shortcut.
+pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
     let mut at = 0;
     let mut best: Option<ScriptHit> = None;
     while let Some(rest) = text.get(at..) {

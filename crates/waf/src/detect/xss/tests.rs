@@ -222,3 +222,28 @@ fn formatting_comparisons_and_xml_messages_pass_in_request_values() {
         assert_eq!(score(b, Scope::Markup), 0, "clinical: {b}");
     }
 }
+
+/// The shortcuts of `sinks` (a byte that any hit needs) and `attribute_break` (an `=`) give
+/// what the scans without them give: on every corpus string, and on each with those bytes
+/// removed (where the shortcut answers alone).
+#[test]
+fn shortcuts_agree_with_the_full_scans() {
+    use crate::detect::differential::{corpus_strings, without};
+    let sink_byte = |b: u8| matches!(b, b'(' | b')' | b'`' | b'=' | b'.' | b'[');
+    for text in corpus_strings() {
+        let stripped = without(&text, sink_byte);
+        for t in [text.as_str(), stripped.as_str()] {
+            let b = t.as_bytes();
+            assert_eq!(super::script::sinks(b), super::script::sinks_in(b), "{t}");
+        }
+        let stripped = without(&text, |b| b == b'=');
+        for t in [text.as_str(), stripped.as_str()] {
+            let b = t.as_bytes();
+            assert_eq!(
+                super::attribute_break(b),
+                super::attribute_break_in(b),
+                "{t}"
+            );
+        }
+    }
+}

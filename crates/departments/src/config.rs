@@ -1,6 +1,9 @@
 //! What a department is configured with (from the central policy) and the default set of
 //! departments.
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
 use crate::fhir::ResourceLimits;
 
 /// One built-in department's configuration.
@@ -30,10 +33,7 @@ impl DepartmentConfig {
     pub fn with_defaults(name: &str, public_origin: &str) -> Self {
         DepartmentConfig {
             name: name.to_owned(),
-            resource_types: default_resource_types(name)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            resource_types: default_resource_types(name).to_vec(),
             base_url: format!("{}/{name}", public_origin.trim_end_matches('/')),
             dicom: name == "radiology",
             limits: ResourceLimits::default(),
@@ -48,50 +48,24 @@ impl DepartmentConfig {
 pub const DEFAULT_DEPARTMENTS: &[&str] =
     &["emergency", "radiology", "laboratory", "pharmacy", "record"];
 
-const EMERGENCY: &[&str] = &[
-    "Patient",
-    "Encounter",
-    "Observation",
-    "Condition",
-    "AllergyIntolerance",
-    "Procedure",
-];
-const RADIOLOGY: &[&str] = &["ImagingStudy", "DiagnosticReport", "ServiceRequest"];
-const LABORATORY: &[&str] = &[
-    "ServiceRequest",
-    "Specimen",
-    "Observation",
-    "DiagnosticReport",
-];
-const PHARMACY: &[&str] = &[
-    "Medication",
-    "MedicationRequest",
-    "MedicationDispense",
-    "MedicationAdministration",
-];
+/// The resource types of each default department, as the default policy file lists them
+/// (`wardgate.toml` as written on first start), so that a department started without a
+/// policy serves exactly what it serves under the default policy.
+static DEFAULT_TYPES: LazyLock<BTreeMap<String, Vec<String>>> = LazyLock::new(|| {
+    let validated = wardgate_policy::Policy::hospital_default()
+        .unwrap_or_else(|errors| panic!("the embedded default policy is invalid: {errors:?}"));
+    validated
+        .policy
+        .departments
+        .iter()
+        .map(|(name, d)| (name.clone(), d.resource_types.clone().unwrap_or_default()))
+        .collect()
+});
 
-/// What the record lists by name; it also keeps every type no default department lists.
-const RECORD: &[&str] = &["Patient"];
-
-/// The resource types a department serves by default. The patient record serves the master
-/// patient index, documents and consents, and every type no other department serves.
-pub fn default_resource_types(department: &str) -> Vec<&'static str> {
-    match department {
-        "emergency" => EMERGENCY.to_vec(),
-        "radiology" => RADIOLOGY.to_vec(),
-        "laboratory" => LABORATORY.to_vec(),
-        "pharmacy" => PHARMACY.to_vec(),
-        "record" => {
-            let mut types = RECORD.to_vec();
-            types.extend(wardgate_policy::other_resource_types(
-                [EMERGENCY, RADIOLOGY, LABORATORY, PHARMACY, RECORD].concat(),
-            ));
-            // In `RESOURCE_TYPES` order, as the other lists of every type are.
-            types.sort_unstable();
-            types
-        }
-        _ => Vec::new(),
-    }
+/// The resource types a department serves by default (the default policy's list; the patient
+/// record's includes every type no other department serves). Empty for other names.
+pub fn default_resource_types(department: &str) -> &'static [String] {
+    DEFAULT_TYPES.get(department).map_or(&[], Vec::as_slice)
 }
 
 /// The default department that stores `rtype`: the first that serves it, else `record`.
@@ -99,7 +73,7 @@ pub fn default_department_for(rtype: &str) -> &'static str {
     DEFAULT_DEPARTMENTS
         .iter()
         .copied()
-        .find(|d| default_resource_types(d).contains(&rtype))
+        .find(|d| default_resource_types(d).iter().any(|t| t == rtype))
         .unwrap_or("record")
 }
 
@@ -109,14 +83,30 @@ mod tests {
 
     #[test]
     fn every_resource_type_has_a_home() {
+        let serves = |d: &str, t: &str| default_resource_types(d).iter().any(|s| s == t);
         for t in wardgate_fhir::RESOURCE_TYPES {
             let home = default_department_for(t);
-            assert!(default_resource_types(home).contains(t), "{t} -> {home}");
+            assert!(serves(home, t), "{t} -> {home}");
         }
         assert_eq!(default_department_for("Observation"), "emergency");
         assert_eq!(default_department_for("Specimen"), "laboratory");
         assert_eq!(default_department_for("DocumentReference"), "record");
-        assert!(default_resource_types("record").contains(&"Patient"));
-        assert!(!default_resource_types("record").contains(&"Observation"));
+        assert_eq!(default_department_for("Claim"), "record");
+        // The patient record keeps the whole history, as the default policy file says.
+        for t in ["Patient", "Encounter", "Observation", "Condition", "Binary"] {
+            assert!(serves("record", t), "{t}");
+        }
+        assert!(!serves("record", "ImagingStudy"));
+        assert!(default_resource_types("cafeteria").is_empty());
+    }
+
+    #[test]
+    fn a_department_without_a_policy_serves_what_the_default_policy_lists() {
+        let policy = wardgate_policy::Policy::hospital_default().unwrap().policy;
+        for name in DEFAULT_DEPARTMENTS {
+            let config = DepartmentConfig::with_defaults(name, "https://127.0.0.1:8443");
+            let listed = policy.departments[*name].resource_types.clone().unwrap();
+            assert_eq!(config.resource_types, listed, "{name}");
+        }
     }
 }

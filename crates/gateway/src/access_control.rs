@@ -149,11 +149,18 @@ pub(crate) fn authorize(
     );
     let mut record = AuthorizationRecord {
         rule: decision.rule.code(),
-        reason: decision.reason.clone(),
+        reason: String::new(),
         break_glass: decision.break_glass.clone(),
         patient: decision.patient_filter.clone(),
     };
-    if decision.allowed && asked == Asked::Other {
+    if !decision.allowed {
+        record.reason = decision.reason.clone();
+        exchange.authorization = Some(record);
+        return Err(denial(decision.rule, decision.reason));
+    }
+    // Allowed: the sentence moves to the record (the refusal above needed its own copy).
+    record.reason = decision.reason;
+    if asked == Asked::Other {
         // Identity decided on the capability interaction: what it allowed is reaching the
         // department at all. Say so, rather than "capabilities".
         record.rule = if decision.break_glass.is_some() {
@@ -167,9 +174,6 @@ pub(crate) fn authorize(
         );
     }
     exchange.authorization = Some(record);
-    if !decision.allowed {
-        return Err(denial(decision.rule, decision.reason));
-    }
     let added_query = access::confinement(
         decision.patient_filter.as_deref(),
         &decision.constraints,

@@ -42,7 +42,7 @@ use crate::decision::Decision;
 use crate::exchange::{Exchange, Phase, PhaseVerdict};
 use crate::firewall::{Firewall, Inspected, Placement};
 use crate::forward::{self, ReadRequest};
-use crate::record::PendingRecord;
+use crate::record::{PendingRecord, PrincipalText};
 use crate::server::Shared;
 use crate::upstream::ClientForwarding;
 use wardgate_pki::DeviceIdentity;
@@ -65,6 +65,8 @@ pub struct ConnectionInfo {
     first_rate_key: OnceLock<RateKey>,
     /// What the upstream is told about the client.
     pub(crate) forwarding: ClientForwarding,
+    /// The exchange record's text of the connection's last principal.
+    pub(crate) principal_text: PrincipalText,
 }
 
 impl ConnectionInfo {
@@ -76,6 +78,7 @@ impl ConnectionInfo {
             client_key: client_key(peer.ip()),
             first_rate_key: OnceLock::new(),
             forwarding: ClientForwarding::new(peer),
+            principal_text: PrincipalText::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use wardgate_identity::Principal;
 use wardgate_policy::AuditSink;
 
 use crate::body::{BodyProgress, OnBodyDone};
@@ -142,6 +143,70 @@ pub struct Sent {
     pub duration: std::time::Duration,
 }
 
+/// The principal's part of the record, kept per client connection: the requests of one
+/// connection nearly always carry the same token, whose verified principal identity keeps
+/// (one `Arc`), so its seven escaped strings are written once per connection, not per
+/// exchange.
+#[derive(Debug, Default)]
+pub(crate) struct PrincipalText {
+    last: Mutex<Option<WrittenPrincipal>>,
+}
+
+/// A principal and its JSON text.
+#[derive(Debug)]
+struct WrittenPrincipal {
+    principal: Arc<Principal>,
+    text: Box<[u8]>,
+}
+
+impl PrincipalText {
+    /// Append the principal's JSON object.
+    fn push(&self, line: &mut Vec<u8>, principal: &Arc<Principal>) {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The same allocation (kept alive here) is the same, unchanging principal.
+        if let Some(written) = last.as_ref()
+            && Arc::ptr_eq(&written.principal, principal)
+        {
+            line.extend_from_slice(&written.text);
+            return;
+        }
+        let start = line.len();
+        push_principal(line, principal);
+        *last = Some(WrittenPrincipal {
+            principal: Arc::clone(principal),
+            text: line[start..].into(),
+        });
+    }
+}
+
+/// Append a principal as a JSON object.
+fn push_principal(line: &mut Vec<u8>, p: &Principal) {
+    line.extend_from_slice(b"{\"subject\":");
+    push_str(line, &p.subject);
+    push_key!(line, "name");
+    push_str(line, &p.name);
+    push_key!(line, "kind");
+    push_str(
+        line,
+        match p.kind {
+            wardgate_identity::PrincipalKind::User => "user",
+            wardgate_identity::PrincipalKind::Service => "service",
+        },
+    );
+    push_key!(line, "issuer");
+    push_str(line, &p.issuer);
+    push_key!(line, "roles");
+    push_str_array(line, &p.roles);
+    push_key!(line, "client_id");
+    push_opt_str(line, p.client_id.as_deref());
+    push_key!(line, "token_id");
+    push_opt_str(line, p.token_id.as_deref());
+    line.push(b'}');
+}
+
 /// The room a record line usually needs.
 const LINE_CAPACITY: usize = 2048;
 /// The most a thread keeps between records.
@@ -243,31 +308,9 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
         }
     }
     push_key!(line, "principal");
-    match exchange.principal.as_deref() {
+    match exchange.principal.as_ref() {
         None => line.extend_from_slice(b"\"anonymous\""),
-        Some(p) => {
-            line.extend_from_slice(b"{\"subject\":");
-            push_str(line, &p.subject);
-            push_key!(line, "name");
-            push_str(line, &p.name);
-            push_key!(line, "kind");
-            push_str(
-                line,
-                match p.kind {
-                    wardgate_identity::PrincipalKind::User => "user",
-                    wardgate_identity::PrincipalKind::Service => "service",
-                },
-            );
-            push_key!(line, "issuer");
-            push_str(line, &p.issuer);
-            push_key!(line, "roles");
-            push_str_array(line, &p.roles);
-            push_key!(line, "client_id");
-            push_opt_str(line, p.client_id.as_deref());
-            push_key!(line, "token_id");
-            push_opt_str(line, p.token_id.as_deref());
-            line.push(b'}');
-        }
+        Some(p) => exchange.connection.principal_text.push(line, p),
     }
     push_key!(line, "authorization");
     match exchange.authorization.as_ref() {
@@ -455,6 +498,73 @@ mod tests {
             );
             let tail = &text[text.find(",\"phases\":").unwrap()..];
             assert!(tail.starts_with(&expected), "{tail}");
+        }
+    }
+
+    /// The principal's text kept by the connection is the text of the exchange's principal:
+    /// another principal on the same connection gets its own, the first one again its own.
+    #[test]
+    fn a_connection_writes_each_exchange_s_own_principal() {
+        let connection = Arc::new(crate::pipeline::ConnectionInfo::new(
+            "127.0.0.1:5555".parse().unwrap(),
+            None,
+        ));
+        let principal = |name: &str, token: &str| {
+            Arc::new(wardgate_identity::Principal {
+                subject: format!("subject-of-{name}"),
+                name: name.to_owned(),
+                kind: wardgate_identity::PrincipalKind::User,
+                issuer: "https://gw.example".to_owned(),
+                roles: vec!["physician".to_owned()],
+                departments: vec![],
+                scopes: Default::default(),
+                patient: None,
+                zone: None,
+                auth_time: 0,
+                amr: vec![],
+                training_valid_until: None,
+                break_glass: None,
+                token_id: Some(token.to_owned()),
+                session_id: None,
+                client_id: None,
+            })
+        };
+        let first = principal("dr. \"first\"", "t1");
+        let second = principal("second", "t2");
+        // The same principal's values in another allocation (a token verified again).
+        let first_again = principal("dr. \"first\"", "t1");
+        for principal in [&first, &second, &first, &first_again, &second] {
+            let record = |connection: Arc<crate::pipeline::ConnectionInfo>| {
+                let mut exchange = Exchange::begin(
+                    ("r1".to_owned(), std::time::SystemTime::UNIX_EPOCH),
+                    connection,
+                    (
+                        &http::Method::GET,
+                        &"/bench/fhir/Patient/1".parse().unwrap(),
+                        http::Version::HTTP_11,
+                    ),
+                    1,
+                );
+                exchange.principal = Some(Arc::clone(principal));
+                let line = record_line(&exchange, 200, 0, 0);
+                let text = String::from_utf8(line).unwrap();
+                let start = text.find(",\"principal\":").unwrap();
+                let end = text.find(",\"authorization\":").unwrap();
+                text[start..end].to_owned()
+            };
+            let on_shared = record(Arc::clone(&connection));
+            let on_fresh = record(Arc::new(crate::pipeline::ConnectionInfo::new(
+                "127.0.0.1:5555".parse().unwrap(),
+                None,
+            )));
+            assert_eq!(on_shared, on_fresh);
+            let value: serde_json::Value =
+                serde_json::from_str(&format!("{{{}}}", &on_shared[1..])).unwrap();
+            assert_eq!(value["principal"]["name"], principal.name.as_str());
+            assert_eq!(
+                value["principal"]["token_id"],
+                principal.token_id.as_deref().unwrap()
+            );
         }
     }
 

@@ -85,6 +85,8 @@ impl Upstreams {
             tokio::time::sleep(timeout).await;
         };
         let answer = tokio::select! {
+            // The answer first (no random pick per poll); the deadline is polled as well.
+            biased;
             answer = self.pool.send(settings, base, request) => Some(answer),
             () = deadline => None,
         };
@@ -136,10 +138,11 @@ fn authority_of(uri: &Uri) -> String {
 /// `Host`). `None` if that is not a URI.
 pub(crate) fn upstream_target(base: &Uri, relative: &str) -> Option<Uri> {
     let base_path = base.path().trim_end_matches('/');
-    let mut path_and_query = String::with_capacity(base_path.len() + relative.len());
-    path_and_query.push_str(base_path);
-    path_and_query.push_str(relative);
-    path_and_query.parse().ok()
+    let mut path_and_query = Vec::with_capacity(base_path.len() + relative.len());
+    path_and_query.extend_from_slice(base_path.as_bytes());
+    path_and_query.extend_from_slice(relative.as_bytes());
+    // The buffer becomes the URI's own (exactly sized: no second copy).
+    Uri::from_maybe_shared(bytes::Bytes::from(path_and_query)).ok()
 }
 
 /// What the upstream is told about the client.

@@ -16,6 +16,9 @@ mod tests_common;
 /// A request with the given headers.
 pub use tests_common::send as send_with;
 
+/// The vendored DICOM corpus, sorted by path.
+pub use tests_common::dicom_corpus as dicom_files;
+
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
@@ -104,26 +107,4 @@ pub async fn loaded_emergency(
         }
     }
     (dept, patients, observations)
-}
-
-/// The DICOM corpus files.
-pub fn dicom_files() -> Vec<(String, Vec<u8>)> {
-    let root = testdata().join("dicom/files");
-    let mut out = Vec::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "dcm") {
-                out.push((
-                    path.strip_prefix(&root).unwrap().display().to_string(),
-                    std::fs::read(&path).expect("file"),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }

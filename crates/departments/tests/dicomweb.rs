@@ -5,27 +5,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{STOW_TYPE, json, send, sqlite_department, stow_body, without_meta};
+use common::{STOW_TYPE, dicom_corpus, json, send, sqlite_department, stow_body, without_meta};
 use wardgate_departments::dicom::multipart;
-
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dicom/files");
-    let mut files = Vec::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("corpus dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "dcm") {
-                let name = path.strip_prefix(&root).unwrap().display().to_string();
-                files.push((name, std::fs::read(&path).expect("file")));
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 fn index() -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(
@@ -58,7 +39,7 @@ async fn every_corpus_file_stores_and_retrieves_byte_identical() {
     let t = sqlite_department("radiology").await;
     let d = &t.dept;
     let rows = index();
-    for (name, bytes) in corpus() {
+    for (name, bytes) in dicom_corpus() {
         let row = rows
             .iter()
             .find(|r| r[0] == name)
@@ -127,7 +108,7 @@ async fn every_corpus_file_stores_and_retrieves_byte_identical() {
 async fn qido_wado_and_the_imaging_study_agree_with_what_was_stored() {
     let t = sqlite_department("radiology").await;
     let d = &t.dept;
-    let files = corpus();
+    let files = dicom_corpus();
     let archibald: Vec<&[u8]> = files
         .iter()
         .filter(|(n, _)| n.starts_with("patient-doe-archibald"))
@@ -240,7 +221,7 @@ async fn qido_wado_and_the_imaging_study_agree_with_what_was_stored() {
 async fn stow_refuses_what_it_cannot_store() {
     let t = sqlite_department("radiology").await;
     let d = &t.dept;
-    let files = corpus();
+    let files = dicom_corpus();
     let ct = &files.iter().find(|(n, _)| n == "ct-small.dcm").unwrap().1;
     // Wrong media type.
     let r = send(
@@ -301,7 +282,7 @@ async fn stow_refuses_what_it_cannot_store() {
 /// stored (200, none refused with 409) and the ImagingStudy lists all of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_of_one_study_stored_in_parallel_all_reach_the_imaging_study() {
-    let files = corpus();
+    let files = dicom_corpus();
     let ct: Vec<&[u8]> = files
         .iter()
         .filter(|(n, _)| n.starts_with("patient-doe-archibald/ct2-"))
@@ -343,7 +324,7 @@ async fn instances_of_one_study_stored_in_parallel_all_reach_the_imaging_study()
 async fn the_imaging_study_grown_per_instance_equals_the_one_built_from_the_store() {
     let t = sqlite_department("radiology").await;
     let d = &t.dept;
-    let files = corpus();
+    let files = dicom_corpus();
     let study = "1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1";
     let mut cr: Vec<&[u8]> = files
         .iter()

@@ -98,3 +98,25 @@ pub fn stow_body(files: &[&[u8]]) -> Vec<u8> {
         .collect();
     wardgate_departments::dicom::multipart::write("stow-boundary", &parts)
 }
+
+/// The vendored DICOM corpus (`testdata/dicom/files`): every `.dcm` file with its path below
+/// that folder, sorted by path.
+pub fn dicom_corpus() -> Vec<(String, Vec<u8>)> {
+    let root =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dicom/files");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "dcm") {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                files.push((name, std::fs::read(&path).expect("file")));
+            }
+        }
+    }
+    files.sort();
+    files
+}

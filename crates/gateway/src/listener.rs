@@ -161,6 +161,10 @@ async fn serve_connection(
             .header_read_timeout(None)
             .max_header_size(cap)
             .max_buf_size(cap.max(400 * 1024))
+            // Head and body copied into one buffer and written once: over TLS a vectored
+            // write is copied into a record anyway, and hyper's queue of buffers cost more
+            // than the copy of a typical answer (~650 instructions per request).
+            .writev(false)
             .keep_alive(true);
         let watch = Watch {
             idle: limits.idle_timeout,

@@ -27,7 +27,7 @@ pub(crate) fn loads_resource(name: &str) -> bool {
 #[cfg(test)]
 mod tests;
 
-use super::ascii::{decode_entities_into, find, find_ci_from, lower_into};
+use super::ascii::{any_byte, decode_entities_into, find, find_ci_from, lower_into};
 use super::{AttackClass, Finding};
 use html::Tag;
 use script::Scheme;
@@ -60,6 +60,36 @@ fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usiz
 
 /// Judge one value for cross-site scripting.
 pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
+    // A value of ASCII without any of these bytes has nothing any rule below reads, so it is
+    // judged after one scan: tags, the data-document test, processing instructions and
+    // declarations start at `<` (or are the end of a CDATA section, `]]>`); the Latin-1 fold needs non-ASCII; script URLs a `:`; the
+    // encoded `<` one of `&`, `%`, `\`; UTF-7 tags a `+`; attribute breaks an `=`; templates
+    // `{{`; sink calls one of `(`, `)`, backtick, `=`, `.`, `[` (see `script::sinks`); and the
+    // tag-stripped text exists only when there are tags.
+    if !any_byte(value.as_bytes(), |b| {
+        (b >= 0x80)
+            | (b == b'<')
+            | (b == b':')
+            | (b == b'&')
+            | (b == b'%')
+            | (b == b'\\')
+            | (b == b'+')
+            | (b == b'=')
+            | (b == b'{')
+            | (b == b'(')
+            | (b == b')')
+            | (b == b'`')
+            | (b == b'.')
+            | (b == b'[')
+            | (b == b']')
+    }) {
+        return;
+    }
+    detect_in(value, scope, findings);
+}
+
+/// [`detect`] without the byte-presence shortcut.
+fn detect_in(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     let text = value.as_bytes();
     let before = findings.len();
     let mut scratch = String::new();

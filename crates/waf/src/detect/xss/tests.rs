@@ -247,3 +247,38 @@ fn shortcuts_agree_with_the_full_scans() {
         }
     }
 }
+
+/// The shortcut of `detect` (bytes that some rule reads) gives what `detect_in` gives, in both
+/// scopes: on every corpus string and on each without those bytes.
+#[test]
+fn plain_values_are_judged_as_by_every_rule() {
+    use crate::detect::differential::{corpus_strings, without};
+    let read = |b: u8| {
+        matches!(
+            b,
+            b'<' | b':'
+                | b'&'
+                | b'%'
+                | b'\\'
+                | b'+'
+                | b'='
+                | b'{'
+                | b'('
+                | b')'
+                | b'`'
+                | b'.'
+                | b'['
+        )
+    };
+    for text in corpus_strings() {
+        let stripped = without(&text, read);
+        for t in [text.as_str(), stripped.as_str()] {
+            for scope in [Scope::Full, Scope::Markup] {
+                let (mut fast, mut full) = (Vec::new(), Vec::new());
+                detect(t, scope, &mut fast);
+                super::detect_in(t, scope, &mut full);
+                assert_eq!(fast, full, "{t}");
+            }
+        }
+    }
+}

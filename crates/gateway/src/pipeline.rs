@@ -35,7 +35,7 @@ use wardgate_guard::{RateDecision, RateLimit};
 use wardgate_policy::{Policy, ResolvedRoute, WafSettings};
 
 use crate::access::Asked;
-use crate::access_control::{self, Authorized};
+use crate::access_control::{self, Authorized, BodyCheck};
 use crate::batch;
 use crate::body::{BodyProgress, RecordedBody, ResponseBody};
 use crate::decision::Decision;
@@ -272,10 +272,10 @@ async fn department(
 
     let mut read = read_body(exchange, request, resolved.settings.limits, request_body).await?;
 
-    let content_type = read
-        .parts
-        .headers
-        .get(header::CONTENT_TYPE)
+    // Only a body the authorization reads (a batch, a search form) needs its type.
+    let content_type = (authorized.check_body != BodyCheck::None)
+        .then(|| read.parts.headers.get(header::CONTENT_TYPE))
+        .flatten()
         .and_then(|v| v.to_str().ok());
     let body_checked = access_control::authorize_body(
         &shared.identity,

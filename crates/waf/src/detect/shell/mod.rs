@@ -10,7 +10,7 @@ mod code;
 mod commands;
 mod lexer;
 
-use super::ascii::find;
+use super::ascii::{any_byte, find, lower_into};
 use super::{AttackClass, Finding};
 use commands::{
     Telling, base_name, command, glob_matches, net_subcommand, takes_command, takes_number,
@@ -28,6 +28,31 @@ fn push(findings: &mut Vec<Finding>, rule: &'static str, score: u16, start: usiz
 
 /// Judge one value for OS command injection.
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
+    let b = value.as_bytes();
+    // A value of ASCII letters, digits and `-` only (request ids, codes, dates) is judged
+    // without the lexer. It holds no `() {`, no code marker (each has a byte outside that set),
+    // no `(` for a code call and no quote; the lexer makes it one word (every such byte is a
+    // plain character), at the start of the command line, without arguments, without `$IFS`,
+    // not starting with `/` (no glob path) and without a directory (not `pathed`, no
+    // executable-directory prefix). `command_score` then counts it, with 5, exactly when the
+    // lower-cased word names a command that is telling alone ([`Telling::Unique`]).
+    if !b.is_empty()
+        && !any_byte(b, |c| {
+            !((c.is_ascii_lowercase() | c.is_ascii_uppercase()) | c.is_ascii_digit() | (c == b'-'))
+        })
+    {
+        let mut buf = [0u8; 32];
+        let unique = lower_into(b, &mut buf).and_then(command) == Some(Telling::Unique);
+        if unique {
+            push(findings, "rce.command", 5, 0, b.len());
+        }
+        return;
+    }
+    detect_in(value, findings);
+}
+
+/// [`detect`] without the shortcut for plain words.
+fn detect_in(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     if let Some(at) = find(b, b"() {") {
         let body = b.get(at + 4..(at + 12).min(b.len())).unwrap_or(b"");
@@ -332,6 +357,47 @@ mod tests {
             "w^h^o^a^m^i",
         ] {
             assert_eq!(score(a), 5, "missed: {a}");
+        }
+    }
+
+    /// The shortcut for plain words gives what the lexer and the judge give: on every corpus
+    /// string, on each with only its letters, digits and `-` kept, and on command names.
+    #[test]
+    fn plain_words_are_judged_as_by_the_lexer() {
+        use crate::detect::differential::{corpus_strings, without};
+        let mut values = corpus_strings();
+        let plain: Vec<String> = values
+            .iter()
+            .map(|t| without(t, |c| !(c.is_ascii_alphanumeric() || c == b'-')))
+            .collect();
+        values.extend(plain);
+        for name in [
+            "whoami",
+            "WhoAmI",
+            "ipconfig",
+            "systeminfo",
+            "uname",
+            "hostnamectl",
+            "cat",
+            "id",
+            "ls",
+            "sleep",
+            "nc",
+            "ping",
+            "whoami-",
+            "-whoami",
+            "who-ami",
+            "whoami1",
+            "w",
+        ] {
+            values.push(name.to_owned());
+        }
+        values.push("a".repeat(300));
+        for t in &values {
+            let (mut fast, mut full) = (Vec::new(), Vec::new());
+            detect(t, &mut fast);
+            detect_in(t, &mut full);
+            assert_eq!(fast, full, "{t}");
         }
     }
 

@@ -34,24 +34,35 @@ fuzz_target!(|data: &[u8]| {
             assert!(entry.path.starts_with('/'));
             assert!(!entry.path.contains(".."));
         }
-        // Every other entry denied: the rest forwarded, every kept byte as sent.
+        // Every other entry denied: the rest forwarded, every kept byte as sent. The Bundle
+        // reader skips members it does not know without checking their strings' escapes
+        // (a lone surrogate), and the rewrite keeps them as sent: the forwarded Bundle is
+        // strict JSON whenever the client's is.
         let denials = every_other_denied(bundle.entries.len());
         if let Ok(forwarded) = denials.forwarded_bundle(data) {
-            let forwarded: serde_json::Value =
-                serde_json::from_slice(&forwarded).expect("the forwarded Bundle is JSON");
-            let kept = forwarded["entry"].as_array().map_or(0, Vec::len);
-            assert_eq!(kept, denials.forwarded());
+            if strict_json(data) {
+                let forwarded: serde_json::Value =
+                    serde_json::from_slice(&forwarded).expect("the forwarded Bundle is JSON");
+                let kept = forwarded["entry"].as_array().map_or(0, Vec::len);
+                assert_eq!(kept, denials.forwarded());
+            }
         }
     }
     // The input as a department's answer to a batch of five with entries 0, 2 and 4 denied.
     let denials = every_other_denied(5);
     if let Ok(merged) = denials.merged_response(data, "fuzz-request") {
-        let merged: serde_json::Value =
-            serde_json::from_slice(&merged).expect("the merged answer is JSON");
-        assert_eq!(merged["entry"].as_array().map_or(0, Vec::len), 5);
-        assert_eq!(merged["entry"][4]["response"]["status"], "403 Forbidden");
+        if strict_json(data) {
+            let merged: serde_json::Value =
+                serde_json::from_slice(&merged).expect("the merged answer is JSON");
+            assert_eq!(merged["entry"].as_array().map_or(0, Vec::len), 5);
+            assert_eq!(merged["entry"][4]["response"]["status"], "403 Forbidden");
+        }
     }
 });
+
+fn strict_json(data: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(data).is_ok()
+}
 
 fn every_other_denied(total: usize) -> BatchDenials {
     BatchDenials {

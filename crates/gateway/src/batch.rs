@@ -147,6 +147,17 @@ pub(crate) async fn answer(
         return Ok(response);
     }
     let (mut parts, body) = response.into_parts();
+    // The request went without Accept-Encoding; an encoded answer cannot be merged as text.
+    if let Some(encoding) = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .filter(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        return Err(Decision::batch_unmergeable(format!(
+            "the batch-response came with Content-Encoding {}",
+            String::from_utf8_lossy(encoding.as_bytes())
+        )));
+    }
     let read = Limited::new(body, MAX_BATCH_RESPONSE_BYTES).collect();
     let whole = match tokio::time::timeout(timeout, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),

@@ -320,6 +320,8 @@ async fn department(
             .forwarded_bundle(read.buffered())
             .map_err(Decision::bundle_unreadable)?;
         read.replace_body(forwarded);
+        // The answer is read to put the 403s back: ask for it unencoded.
+        read.parts.headers.remove(header::ACCEPT_ENCODING);
     }
     let progress = request_body
         .clone()

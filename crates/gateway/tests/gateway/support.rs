@@ -204,6 +204,12 @@ async fn upstream_answer(
         response
             .headers_mut()
             .insert("content-type", "application/fhir+json".parse().unwrap());
+        // What a compressing server would have compressed for (tests check it did not ask).
+        if let Some(asked) = parts.headers.get("accept-encoding") {
+            response
+                .headers_mut()
+                .insert("x-asked-encoding", asked.clone());
+        }
         return Ok(response);
     }
     let header = |name: &str| {

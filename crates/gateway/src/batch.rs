@@ -236,37 +236,22 @@ impl<'a> RawBundle<'a> {
 
     /// The Bundle with `entries` as its `entry` array (absent when there are none).
     fn write<'e>(&self, entries: impl Iterator<Item = &'e str>) -> Bytes {
-        let mut array = String::from("[");
-        for (n, entry) in entries.enumerate() {
-            if n > 0 {
-                array.push(',');
-            }
-            array.push_str(entry);
+        let entries: Vec<&str> = entries.collect();
+        let array = format!("[{}]", entries.join(","));
+        let mut members: Vec<(&str, &str)> = self
+            .members
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.get()))
+            .collect();
+        if !entries.is_empty() {
+            members.insert(self.entry_at.min(members.len()), ("entry", &array));
         }
-        array.push(']');
-        let mut out = String::from("{");
-        let mut first = true;
-        let mut member = |out: &mut String, name: &str, value: &str| {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            // The name as JSON (it was read unescaped).
-            out.push_str(&serde_json::Value::from(name).to_string());
-            out.push(':');
-            out.push_str(value);
-        };
-        for (position, (name, value)) in self.members.iter().enumerate() {
-            if position == self.entry_at && array != "[]" {
-                member(&mut out, "entry", &array);
-            }
-            member(&mut out, name, value.get());
-        }
-        if self.entry_at >= self.members.len() && array != "[]" {
-            member(&mut out, "entry", &array);
-        }
-        out.push('}');
-        Bytes::from(out)
+        // Names as JSON (they were read unescaped); values as sent.
+        let members: Vec<String> = members
+            .iter()
+            .map(|(name, value)| format!("{}:{value}", serde_json::Value::from(*name)))
+            .collect();
+        Bytes::from(format!("{{{}}}", members.join(",")))
     }
 }
 

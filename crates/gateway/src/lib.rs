@@ -31,6 +31,8 @@ pub mod pipeline;
 mod pool;
 mod record;
 mod server;
+#[cfg(test)]
+mod test_support;
 mod tls;
 mod upstream;
 

@@ -709,6 +709,7 @@ fn new_request_id(received_at: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::principal;
 
     #[test]
     fn ipv6_clients_share_a_bucket_per_64() {
@@ -740,27 +741,6 @@ mod tests {
         );
         exchange.principal = principal.map(Arc::new);
         exchange
-    }
-
-    fn principal() -> wardgate_identity::Principal {
-        wardgate_identity::Principal {
-            subject: "u1".to_owned(),
-            name: "reader".to_owned(),
-            kind: wardgate_identity::PrincipalKind::User,
-            issuer: "https://gw.example".to_owned(),
-            roles: vec!["physician".to_owned()],
-            departments: vec!["bench".to_owned()],
-            scopes: Default::default(),
-            patient: None,
-            zone: None,
-            auth_time: 0,
-            amr: vec![],
-            training_valid_until: None,
-            break_glass: None,
-            token_id: Some("t1".to_owned()),
-            session_id: None,
-            client_id: None,
-        }
     }
 
     #[test]

@@ -513,20 +513,9 @@ mod tests {
             Arc::new(wardgate_identity::Principal {
                 subject: format!("subject-of-{name}"),
                 name: name.to_owned(),
-                kind: wardgate_identity::PrincipalKind::User,
-                issuer: "https://gw.example".to_owned(),
-                roles: vec!["physician".to_owned()],
                 departments: vec![],
-                scopes: Default::default(),
-                patient: None,
-                zone: None,
-                auth_time: 0,
-                amr: vec![],
-                training_valid_until: None,
-                break_glass: None,
                 token_id: Some(token.to_owned()),
-                session_id: None,
-                client_id: None,
+                ..crate::test_support::principal()
             })
         };
         let first = principal("dr. \"first\"", "t1");
@@ -586,22 +575,11 @@ mod tests {
             not_after: time::OffsetDateTime::UNIX_EPOCH,
         }));
         full.principal = Some(Arc::new(wardgate_identity::Principal {
-            subject: "u1".to_owned(),
             name: "dr. o'brien \\ \"nights\"".to_owned(),
             kind: wardgate_identity::PrincipalKind::Service,
-            issuer: "https://gw.example".to_owned(),
             roles: vec!["physician".to_owned(), "é∑".to_owned()],
             departments: vec![],
-            scopes: Default::default(),
-            patient: None,
-            zone: None,
-            auth_time: 0,
-            amr: vec![],
-            training_valid_until: None,
-            break_glass: None,
-            token_id: Some("t1".to_owned()),
-            session_id: None,
-            client_id: None,
+            ..crate::test_support::principal()
         }));
         full.authorization = Some(crate::exchange::AuthorizationRecord {
             rule: "authz.allow.scope",

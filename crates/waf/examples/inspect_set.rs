@@ -12,7 +12,8 @@
 //! first pages) do not land on a small set such as `typical`: the count is the steady state.
 //! `--first-pass` after the set's name counts the first pass instead. Sets: `clinical` (testdata/fhir as requests),
 //! `attacks` (the vendored WAF sample), `typical` (the four requests of the criterion
-//! benchmark's `typical` group, with a client's headers), or a path to a JSONL corpus.
+//! benchmark's `typical` group, with a client's headers), `typical:<name>` (one of them, e.g.
+//! `typical:read`), or a path to a JSONL corpus.
 
 use std::path::Path;
 
@@ -60,6 +61,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let clinical = corpus::clinical::load(&testdata.join("fhir"))?;
             let typical = corpus::clinical::typical(&clinical).ok_or("no typical requests")?;
             typical.into_iter().map(|(_, record)| record).collect()
+        }
+        one if one.starts_with("typical:") => {
+            let clinical = corpus::clinical::load(&testdata.join("fhir"))?;
+            let typical = corpus::clinical::typical(&clinical).ok_or("no typical requests")?;
+            let name = &one["typical:".len()..];
+            let (_, record) = typical
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .ok_or("no typical request of that name")?;
+            vec![record]
         }
         path => corpus::read_jsonl(Path::new(path))?,
     };

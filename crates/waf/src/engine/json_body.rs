@@ -18,7 +18,8 @@ pub(super) fn inspect(run: &mut Inspection<'_>, text: &str, fhir: Option<&FhirCo
     let mut body = JsonBody {
         run,
         fhir: fhir.is_some(),
-        frames: Vec::new(),
+        // One frame per open object: room for a resource's usual nesting, allocated once.
+        frames: Vec::with_capacity(if fhir.is_some() { 8 } else { 0 }),
         root_type: None,
         root_id: None,
         root_is_object: false,

@@ -160,8 +160,12 @@ pub fn walk<'b>(
         bytes: text.as_bytes(),
         at: 0,
     };
-    let mut path = JsonPath::default();
-    let mut stack: Vec<Frame> = Vec::new();
+    // Room for the depth of most documents (FHIR resources nest up to ~8), so that the path
+    // and the stack are allocated once rather than grown (and copied) level by level.
+    let mut path = JsonPath {
+        segments: Vec::with_capacity(16),
+    };
+    let mut stack: Vec<Frame> = Vec::with_capacity(16);
     'value: loop {
         reader.skip_ws();
         match reader.peek() {

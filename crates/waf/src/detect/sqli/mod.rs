@@ -36,6 +36,48 @@ const CONTEXTS: [Context; 4] = [
 
 /// Judge one value for SQL injection.
 pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
+    if is_plain_words(value.as_bytes()) {
+        return;
+    }
+    detect_in(value, findings);
+}
+
+/// Whether `value` is ASCII letters, digits and single `-` only, with no word SQL knows
+/// (request ids, codes, dates): [`detect_in`] finds nothing in such a value.
+///
+/// Why: without `--` and with no other byte, the lexer makes only words, numbers and
+/// [`Op::Minus`](lexer::Op::Minus) of it (no string, comment, parenthesis, `;`, `@`, `.`,
+/// comma or other operator: each needs a byte outside the set), and no quoted context applies
+/// (no quote). A word token runs to the end of its letter-and-digit run, so its text is a
+/// suffix of one; every keyword, function and catalog name starts with a letter, so only the
+/// suffixes starting at a letter can be one, and each is classified here as the lexer would.
+/// When none is, every word is [`WordClass::NONE`](keywords::WordClass::NONE). With only
+/// such tokens: `anywhere` needs a union, `WAITFOR`, catalog or attack-function word, a
+/// variable, a versioned comment, `;` or a comment; the walk records at most `arithmetic`
+/// (a plain word or a number becomes an operand without evidence, a plain word in operator
+/// position stops it: no `alias_ok` outside a select list, no parenthesis for a call);
+/// `statement_start` needs a `SELECT` or statement keyword first; and every rule of
+/// `judge_bare` and `strong` needs more than `arithmetic` (`1*1--` needs its comment). A
+/// word suffix of one byte is no name (every name has two or more).
+fn is_plain_words(b: &[u8]) -> bool {
+    if b.is_empty()
+        || super::ascii::any_byte(b, |c| {
+            !((c.is_ascii_lowercase() | c.is_ascii_uppercase()) | c.is_ascii_digit() | (c == b'-'))
+        })
+        || super::ascii::find(b, b"--").is_some()
+    {
+        return false;
+    }
+    b.split(|&c| c == b'-').all(|run| {
+        (0..run.len().saturating_sub(1)).all(|at| {
+            !run[at].is_ascii_alphabetic()
+                || keywords::classify(&run[at..]) == keywords::WordClass::NONE
+        })
+    })
+}
+
+/// [`detect`] without the shortcut for plain words.
+fn detect_in(value: &str, findings: &mut Vec<Finding>) {
     let mut toks = Tokens::new();
     let mut best: Option<Finding> = None;
     let src = value.as_bytes();

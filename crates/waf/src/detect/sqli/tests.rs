@@ -144,3 +144,77 @@ fn quoted_words_and_symbols_do_not_block() {
         assert!(score(b) < 5, "blocks: {b}");
     }
 }
+
+/// The shortcut for plain words gives what the lexer and the walk give: on every corpus
+/// string, on each with only its letters, digits and `-` kept (and with runs of `-` made one,
+/// so that more of them take the shortcut), and on words that hide a keyword after a number.
+#[test]
+fn plain_words_are_judged_as_by_the_lexer() {
+    use super::detect_in;
+    use crate::detect::differential::{corpus_strings, without};
+    let mut values = corpus_strings();
+    let plain: Vec<String> = values
+        .iter()
+        .map(|t| without(t, |c| !(c.is_ascii_alphanumeric() || c == b'-')))
+        .collect();
+    let single_dash: Vec<String> = values
+        .iter()
+        .map(|t| {
+            let kept: String = t
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            kept.split('-')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("-")
+        })
+        .collect();
+    values.extend(plain);
+    values.extend(single_dash);
+    for v in [
+        "1union",
+        "1UNION-select-1",
+        "1fUNION",
+        "1dunion",
+        "0x1funion",
+        "0x1fgunion",
+        "0b012union",
+        "1e5union",
+        "1e-5or",
+        "2fa",
+        "sleep",
+        "sysobjects",
+        "SysObjects",
+        "waitfor",
+        "1-1",
+        "-1",
+        "1-",
+        "a-b",
+        "1-or-1",
+        "or-1",
+        "1or1",
+        "select",
+        "6f1c2b9e-3d4a-4f8e-9b7a-2c5d8e1f0a34",
+        "2024-11-02",
+        "x",
+        "1e",
+        "1e-",
+        "1-1--",
+        "1--",
+        "2-1---",
+    ] {
+        values.push(v.to_owned());
+    }
+    values.push("a1".repeat(150));
+    let mut shortcut_taken = 0;
+    for t in &values {
+        let (mut fast, mut full) = (Vec::new(), Vec::new());
+        detect(t, &mut fast);
+        detect_in(t, &mut full);
+        assert_eq!(fast, full, "{t}");
+        shortcut_taken += usize::from(super::is_plain_words(t.as_bytes()));
+    }
+    // The shortcut is exercised, not only the path around it.
+    assert!(shortcut_taken > 1000, "{shortcut_taken}");
+}

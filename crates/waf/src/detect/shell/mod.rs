@@ -10,7 +10,7 @@ mod code;
 mod commands;
 mod lexer;
 
-use super::ascii::{any_byte, find, lower_into};
+use super::ascii::{any_byte, find, lower_into, starts_with_ci};
 use super::{AttackClass, Finding};
 use commands::{
     Telling, base_name, command, glob_matches, net_subcommand, takes_command, takes_number,
@@ -48,11 +48,19 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
         }
         return;
     }
-    detect_in(value, findings);
+    judge_value(value, true, findings);
 }
 
-/// [`detect`] without the shortcut for plain words.
+/// [`detect`] without its shortcuts (plain words, no command words): what the tests compare
+/// the shortcuts with.
+#[cfg(test)]
 fn detect_in(value: &str, findings: &mut Vec<Finding>) {
+    judge_value(value, false, findings);
+}
+
+/// The byte-pattern rules, then the lexer and the judge; with `shortcuts`, the lexer is
+/// skipped for a value [`without_command_words`].
+fn judge_value(value: &str, shortcuts: bool, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
     if let Some(at) = find(b, b"() {") {
         let body = b.get(at + 4..(at + 12).min(b.len())).unwrap_or(b"");
@@ -69,6 +77,9 @@ fn detect_in(value: &str, findings: &mut Vec<Finding>) {
         .find(|(index, ..)| *index >= code::SOCKETS)
     {
         return push(findings, "rce.reverse-shell", 5, at, at + 9);
+    }
+    if shortcuts && without_command_words(b) {
+        return;
     }
     let best = Lexed::with_scratch(|lexed| {
         let mut best: Option<(u16, &'static str, usize, usize)> = None;
@@ -96,6 +107,84 @@ fn detect_in(value: &str, findings: &mut Vec<Finding>) {
         push(findings, rule, score, s, e);
     }
 }
+
+/// Whether the judge can find nothing in `b` (User-Agents, paths, codes): at most 256 bytes
+/// of ASCII letters, digits, spaces and `( ) ; , . / : - _ + = @ % ~ !`, and no word between
+/// those separators that names a command or starts with a directory of executables.
+///
+/// Why: each other byte is shell syntax (quotes, `\`, `^`, `$`, backticks, `&`, `|`, `<`,
+/// `>`, `#`, `{`, `}`, line breaks, other white space) or may lower-case to ASCII (Unicode
+/// letters such as the Kelvin sign). With these bytes only, the lexer (in the bare context:
+/// no quote, so no quoted one) ends words at a space and at `;`, `(`, `)`, and takes every
+/// other byte as a plain character, lower-cased: each word's text is one run of the value
+/// between separators, lower-cased, whole (no run is longer than the 256 bytes a word keeps).
+/// The judge finds `$IFS` (needs `$`), glob paths (need `?`, `*` or `[`) and commands:
+/// `command_score` counts a word only when `command` knows it (after the `@`s it trims) or
+/// when it starts with a directory of executables. Every word is checked here, in any
+/// position, so none can be counted.
+fn without_command_words(b: &[u8]) -> bool {
+    if b.len() > 256 || super::ascii::any_byte(b, |c| !COMMAND_FREE_BYTE[usize::from(c)]) {
+        return false;
+    }
+    b.split(|c| matches!(c, b' ' | b';' | b'(' | b')'))
+        .filter(|w| !w.is_empty())
+        .all(|word| {
+            let mut buf = [0u8; 32];
+            let at = word.iter().position(|&c| c != b'@').unwrap_or(word.len());
+            let name = word.get(at..).unwrap_or_default();
+            // `command` reads the base name (after the last `/`), without `.exe`: every name
+            // it knows is shorter than 32 bytes with its `.exe`.
+            let base_at = name
+                .iter()
+                .rposition(|&c| c == b'/')
+                .map_or(0, |sep| sep + 1);
+            let base = name.get(base_at..).unwrap_or_default();
+            let known = lower_into(base, &mut buf).is_some_and(|base| command(base).is_some());
+            let bin = EXECUTABLE_DIRS
+                .iter()
+                .any(|dir| starts_with_ci(name, 0, dir.as_bytes()));
+            !known && !bin
+        })
+}
+
+/// The directories of executables a word alone may start with (`/usr/bin/id`).
+const EXECUTABLE_DIRS: [&str; 5] = [
+    "/bin/",
+    "/usr/bin/",
+    "/sbin/",
+    "/usr/sbin/",
+    "/usr/local/bin/",
+];
+
+/// The bytes [`without_command_words`] accepts.
+static COMMAND_FREE_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b' ' | b'('
+                    | b')'
+                    | b';'
+                    | b','
+                    | b'.'
+                    | b'/'
+                    | b':'
+                    | b'-'
+                    | b'_'
+                    | b'+'
+                    | b'='
+                    | b'@'
+                    | b'%'
+                    | b'~'
+                    | b'!'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// Where a command sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,14 +334,7 @@ fn command_score(
         Some(t) => t,
         None => {
             // An absolute path to an executable: `/usr/bin/id`, `/bin/sh`.
-            let bin = [
-                "/bin/",
-                "/usr/bin/",
-                "/sbin/",
-                "/usr/sbin/",
-                "/usr/local/bin/",
-            ];
-            return bin
+            return EXECUTABLE_DIRS
                 .iter()
                 .any(|p| name.starts_with(p) && name.len() > p.len())
                 .then_some(5);
@@ -399,6 +481,55 @@ mod tests {
             detect_in(t, &mut full);
             assert_eq!(fast, full, "{t}");
         }
+    }
+
+    /// The shortcut for values without command words gives what the lexer and the judge
+    /// give: on every corpus string, and on each with only the bytes it accepts kept (the
+    /// inputs it answers alone), and on command names written every way it must catch.
+    #[test]
+    fn values_without_command_words_are_judged_as_by_the_lexer() {
+        use crate::detect::differential::{corpus_strings, without};
+        let mut values = corpus_strings();
+        let kept: Vec<String> = values
+            .iter()
+            .map(|t| without(t, |c| !COMMAND_FREE_BYTE[usize::from(c)]))
+            .collect();
+        values.extend(kept);
+        for v in [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
+            "a;id",
+            "x (whoami)",
+            "x;WHOAMI",
+            "@whoami",
+            "a; @@id",
+            "/usr/bin/id",
+            "/USR/BIN/ID",
+            "/bin/x",
+            "/bin/",
+            "cat /etc/passwd",
+            "x; /usr/local/bin/foo",
+            "ping.exe -n 3 127.0.0.1",
+            "C:/Windows/System32/cmd.exe",
+            "a/b/whoami",
+            "whoami.exe",
+            "sleep(5)",
+            "x);sleep 5;(",
+            "  ls",
+            "a\tls",
+        ] {
+            values.push(v.to_owned());
+        }
+        values.push("a ".repeat(129));
+        values.push(format!("{}; id", "a".repeat(300)));
+        let mut shortcut_taken = 0;
+        for t in &values {
+            let (mut fast, mut full) = (Vec::new(), Vec::new());
+            detect(t, &mut fast);
+            detect_in(t, &mut full);
+            assert_eq!(fast, full, "{t}");
+            shortcut_taken += usize::from(without_command_words(t.as_bytes()));
+        }
+        assert!(shortcut_taken > 1000, "{shortcut_taken}");
     }
 
     #[test]

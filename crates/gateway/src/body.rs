@@ -208,9 +208,14 @@ impl Body for ForwardBody {
 pub enum ResponseBody {
     /// A complete body (refusals, built-in departments, admin answers).
     Full(Option<Bytes>),
-    /// An upstream's body, streamed as it arrives.
+    /// An upstream's body, streamed as it arrives (hyper's client: requests that streamed).
     Upstream(Incoming),
+    /// An upstream's body read from a pooled connection as it is polled.
+    Pooled(crate::h1_client::ResponseBody),
 }
+
+/// Why a response body could not be sent on (the client's connection is then closed).
+pub type ResponseBodyError = Box<dyn std::error::Error + Send + Sync>;
 
 impl ResponseBody {
     /// A complete body.
@@ -222,15 +227,20 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ResponseBody::Upstream(incoming) => Pin::new(incoming).poll_frame(cx),
+            ResponseBody::Upstream(incoming) => Pin::new(incoming)
+                .poll_frame(cx)
+                .map_err(ResponseBodyError::from),
+            ResponseBody::Pooled(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map_err(ResponseBodyError::from),
         }
     }
 
@@ -238,6 +248,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Upstream(incoming) => incoming.is_end_stream(),
+            ResponseBody::Pooled(body) => body.is_end_stream(),
         }
     }
 
@@ -247,6 +258,7 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             ResponseBody::Upstream(incoming) => incoming.size_hint(),
+            ResponseBody::Pooled(body) => body.size_hint(),
         }
     }
 }
@@ -289,12 +301,12 @@ impl RecordedBody {
 
 impl Body for RecordedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

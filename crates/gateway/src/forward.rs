@@ -238,7 +238,7 @@ pub(crate) async fn to_department(
                 .forward(&policy.upstream, base, request, &forwarding, progress)
                 .await
             {
-                Ok(response) => Ok(response.map(ResponseBody::Upstream)),
+                Ok(response) => Ok(response),
                 Err(ForwardError::Timeout(timeout)) => Err(Decision::upstream_timeout(timeout)),
                 Err(ForwardError::Body) => Err(body_refusal(progress, limits)),
                 Err(ForwardError::Unavailable(detail)) => match progress.failure() {

@@ -24,6 +24,7 @@ mod error;
 mod exchange;
 mod firewall;
 mod forward;
+mod h1_client;
 mod json_line;
 mod listener;
 mod metrics;

@@ -9,6 +9,11 @@
 //! upstream URI, origin-form request targets, at most `pool_idle_per_host` kept connections
 //! per upstream, idle ones closed after a minute, and a request that a kept connection could
 //! not even start (closed by the upstream meanwhile) sent again on a new one.
+//!
+//! A request whose body the gateway holds (all but streamed uploads) is exchanged by
+//! `h1_client` on a connection of the upstream's idle list instead, in the request's own
+//! task; an idle connection the upstream closed or wrote to is let go when it is next looked
+//! at (at checkout, or by the idle sweep), so such a request is never sent on it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +27,8 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use wardgate_policy::UpstreamSettings;
 
-use crate::body::ForwardBody;
+use crate::body::{ForwardBody, ResponseBody};
+use crate::h1_client::{self, Connection, Home, Idle, IdleList};
 
 /// How long a kept connection may sit unused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,6 +40,8 @@ pub(crate) enum PoolError {
     Connect,
     /// The exchange on a connection failed.
     Exchange(hyper::Error),
+    /// The exchange on a pooled connection failed (I/O, or an answer that is not HTTP/1.1).
+    Broken(h1_client::ExchangeError),
 }
 
 /// The kept connections of every upstream one worker forwards to.
@@ -50,6 +58,8 @@ struct Upstream {
     /// The `Host` the upstream is sent: its host, and its port unless the scheme's default.
     host: HeaderValue,
     kept: Vec<Kept>,
+    /// Idle connections for requests with a buffered body (`h1_client`).
+    idle: IdleList,
 }
 
 /// A kept connection: idle, or finishing a response body.
@@ -83,10 +93,77 @@ impl Pool {
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
-        mut request: Request<ForwardBody>,
-    ) -> Result<Response<Incoming>, PoolError> {
+        request: Request<ForwardBody>,
+    ) -> Result<Response<ResponseBody>, PoolError> {
         let https = base.scheme() == Some(&Scheme::HTTPS);
         let authority = base.authority().map_or("", |a| a.as_str());
+        let (parts, body) = request.into_parts();
+        match body {
+            ForwardBody::Buffered(body) => {
+                let request = Request::from_parts(parts, ());
+                self.send_buffered(settings, base, https, authority, request, body)
+                    .await
+            }
+            body => {
+                let request = Request::from_parts(parts, body);
+                self.send_streamed(settings, base, https, authority, request)
+                    .await
+                    .map(|response| response.map(ResponseBody::Upstream))
+            }
+        }
+    }
+
+    /// A request with its body in hand: `h1_client` on an idle connection or a new one.
+    async fn send_buffered(
+        &self,
+        settings: &UpstreamSettings,
+        base: &Uri,
+        https: bool,
+        authority: &str,
+        mut request: Request<()>,
+        body: Option<bytes::Bytes>,
+    ) -> Result<Response<ResponseBody>, PoolError> {
+        let (idle, host) = self.idle_list(https, authority, base)?;
+        request.headers_mut().insert(http::header::HOST, host);
+        let home = Home {
+            idle,
+            cap: settings.pool_idle_per_host as usize,
+        };
+        let connection = match usable_idle(&home.idle) {
+            Some(connection) => connection,
+            None => Connection::new(self.open(base, https, settings).await?),
+        };
+        let response = connection
+            .exchange(request, body, home)
+            .await
+            .map_err(PoolError::Broken)?;
+        Ok(response.map(ResponseBody::Pooled))
+    }
+
+    /// The upstream's idle list (created on first use) and its `Host`.
+    fn idle_list(
+        &self,
+        https: bool,
+        authority: &str,
+        base: &Uri,
+    ) -> Result<(IdleList, HeaderValue), PoolError> {
+        let mut upstreams = self
+            .upstreams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let upstream = upstream_entry(&mut upstreams, https, authority, base)?;
+        Ok((Arc::clone(&upstream.idle), upstream.host.clone()))
+    }
+
+    /// A request whose body streams: hyper's client on a kept connection or a new one.
+    async fn send_streamed(
+        &self,
+        settings: &UpstreamSettings,
+        base: &Uri,
+        https: bool,
+        authority: &str,
+        mut request: Request<ForwardBody>,
+    ) -> Result<Response<Incoming>, PoolError> {
         let (kept, host) = self.checkout(https, authority, base)?;
         request.headers_mut().insert(http::header::HOST, host);
         let (mut sender, mut reused) = match kept {
@@ -124,23 +201,7 @@ impl Pool {
             .upstreams
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let index = match upstreams
-            .iter()
-            .position(|u| u.https == https && u.authority == authority)
-        {
-            Some(index) => index,
-            None => {
-                let host = host_header(base, https).ok_or(PoolError::Connect)?;
-                upstreams.push(Upstream {
-                    https,
-                    authority: authority.to_owned(),
-                    host,
-                    kept: Vec::new(),
-                });
-                upstreams.len() - 1
-            }
-        };
-        let upstream = &mut upstreams[index];
+        let upstream = upstream_entry(&mut upstreams, https, authority, base)?;
         let now = Instant::now();
         upstream.kept.retain(|k| k.worth_keeping(now));
         // The most recently kept ready one: its buffers are the warmest.
@@ -185,17 +246,33 @@ impl Pool {
         let now = Instant::now();
         for upstream in upstreams.iter_mut() {
             upstream.kept.retain(|k| k.worth_keeping(now));
+            let mut idle = upstream
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            idle.retain_mut(|i| {
+                now.duration_since(i.since) <= IDLE_TIMEOUT && i.connection.is_usable()
+            });
         }
     }
 
-    /// A new connection to `base` (TCP within the connect timeout, then TLS for `https`),
-    /// driven by a task of its own.
+    /// A new hyper connection to `base`, driven by a task of its own.
     async fn connect(
         &self,
         base: &Uri,
         https: bool,
         settings: &UpstreamSettings,
     ) -> Result<SendRequest<ForwardBody>, PoolError> {
+        handshake(TokioIo::new(self.open(base, https, settings).await?)).await
+    }
+
+    /// A new connection to `base`: TCP within the connect timeout, then TLS for `https`.
+    async fn open(
+        &self,
+        base: &Uri,
+        https: bool,
+        settings: &UpstreamSettings,
+    ) -> Result<h1_client::Stream, PoolError> {
         let host = base.host().ok_or(PoolError::Connect)?;
         // An IPv6 literal is bracketed in a URI, not in a socket address or a server name.
         let host = host
@@ -216,11 +293,51 @@ impl Pool {
                 .connect(name, stream)
                 .await
                 .map_err(|_| PoolError::Connect)?;
-            handshake(TokioIo::new(tls)).await
+            Ok(h1_client::Stream::Tls(Box::new(tls)))
         } else {
-            handshake(TokioIo::new(stream)).await
+            Ok(h1_client::Stream::Plain(stream))
         }
     }
+}
+
+/// The entry of the upstream (scheme and authority), added on first use.
+fn upstream_entry<'u>(
+    upstreams: &'u mut Vec<Upstream>,
+    https: bool,
+    authority: &str,
+    base: &Uri,
+) -> Result<&'u mut Upstream, PoolError> {
+    let index = match upstreams
+        .iter()
+        .position(|u| u.https == https && u.authority == authority)
+    {
+        Some(index) => index,
+        None => {
+            let host = host_header(base, https).ok_or(PoolError::Connect)?;
+            upstreams.push(Upstream {
+                https,
+                authority: authority.to_owned(),
+                host,
+                kept: Vec::new(),
+                idle: Arc::new(Mutex::new(Vec::new())),
+            });
+            upstreams.len() - 1
+        }
+    };
+    Ok(&mut upstreams[index])
+}
+
+/// The most recently kept idle connection that can still take a request (its buffers are
+/// the warmest); the others looked at on the way are let go.
+fn usable_idle(idle: &Mutex<Vec<Idle>>) -> Option<Connection> {
+    let mut idle = idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = Instant::now();
+    while let Some(mut candidate) = idle.pop() {
+        if now.duration_since(candidate.since) <= IDLE_TIMEOUT && candidate.connection.is_usable() {
+            return Some(candidate.connection);
+        }
+    }
+    None
 }
 
 /// Start HTTP/1.1 on a connected stream; its connection task runs until the connection ends.

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
-use hyper::body::Incoming;
 use rustls_pki_types::CertificateDer;
 use wardgate_policy::UpstreamSettings;
 
-use crate::body::{BodyProgress, ForwardBody};
+use crate::body::{BodyProgress, ForwardBody, ResponseBody};
 use crate::error::GatewayError;
 use crate::pool::{Pool, PoolError};
 
@@ -74,7 +73,7 @@ impl Upstreams {
         mut request: Request<ForwardBody>,
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
-    ) -> Result<Response<Incoming>, ForwardError> {
+    ) -> Result<Response<ResponseBody>, ForwardError> {
         *request.version_mut() = Version::HTTP_11;
         rewrite_request_headers(request.headers_mut(), forwarding);
         // The response timeout runs from the end of the request body, not from its start:
@@ -96,6 +95,13 @@ impl Upstreams {
                 let authority = authority_of(base);
                 return Err(ForwardError::Unavailable(format!(
                     "cannot connect to {authority}"
+                )));
+            }
+            Some(Err(PoolError::Broken(error))) => {
+                tracing::debug!(%error, "upstream exchange failed");
+                let authority = authority_of(base);
+                return Err(ForwardError::Unavailable(format!(
+                    "exchange with {authority} failed"
                 )));
             }
             Some(Err(PoolError::Exchange(error))) => {

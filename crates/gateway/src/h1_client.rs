@@ -40,6 +40,8 @@ pub(crate) const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 const MAX_CHUNK_EXTENSION_BYTES: u64 = 16 * 1024;
 /// Trailers are bounded in size, and in number by [`MAX_HEADERS`].
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Headers the respond phase may add to an answer (`pipeline::respond`).
+const ROOM_FOR_RESPOND: usize = 8;
 /// How much the read buffer grows by at least.
 const READ_CHUNK: usize = 8192;
 /// A buffered body up to this size is copied behind the head and written with it.
@@ -336,9 +338,15 @@ enum Parsed {
 
 /// Parse a response head at the start of `buf`, consuming it when complete.
 fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let length = match parsed.parse(buf) {
+    // Slots httparse fills as it goes: nothing to initialise for the hundred a head may use.
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        buf,
+        &mut slots,
+    ) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(httparse::Error::TooManyHeaders) => {
@@ -371,7 +379,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
         return Ok(Parsed::Informational);
     }
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    // Room for the headers the respond phase adds (security headers), so the map does not
+    // grow and rehash there.
+    let mut headers = HeaderMap::with_capacity(spans.len() + ROOM_FOR_RESPOND);
     let mut keep_alive = version == Version::HTTP_11;
     let mut saw_close = false;
     for (name, start, end) in spans {
@@ -398,6 +408,10 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
 }
 
 fn has_token(value: &HeaderValue, token: &str) -> bool {
+    // The usual single token, without splitting.
+    if value.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
+        return true;
+    }
     value
         .to_str()
         .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
@@ -405,14 +419,18 @@ fn has_token(value: &HeaderValue, token: &str) -> bool {
 
 /// Every `Content-Length` value, if all are digits and alike (hyper's rule).
 fn content_length(headers: &HeaderMap) -> Option<u64> {
+    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+    // The usual single value of digits only.
+    if let (Some(value), None) = (values.next(), values.next()) {
+        let digits = value.as_bytes();
+        if !digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit) {
+            return Some(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')));
+        }
+    }
     let mut length = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
         for part in value.to_str().ok()?.split(',') {
-            let part = part.trim();
-            if part.is_empty() || part.len() > 19 || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let n: u64 = part.parse().ok()?;
+            let n = from_digits(part.trim().as_bytes())?;
             if length.is_some_and(|l| l != n) {
                 return None;
             }
@@ -420,6 +438,18 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         }
     }
     length
+}
+
+/// A number of decimal digits only (no sign), unless it overflows.
+fn from_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .flatten()
+    })
 }
 
 enum Kind {
@@ -1102,6 +1132,28 @@ mod tests {
             assert_eq!(trailers["x-sum"], "1");
             assert_eq!(trailers["x-other"], "2");
         }
+    }
+
+    #[test]
+    fn content_length_is_read_as_hyper_reads_it() {
+        let length = |values: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::CONTENT_LENGTH, HeaderValue::from_static(value));
+            }
+            content_length(&headers)
+        };
+        assert_eq!(length(&["71"]), Some(71));
+        assert_eq!(length(&["0"]), Some(0));
+        assert_eq!(length(&["18446744073709551615"]), Some(u64::MAX));
+        assert_eq!(length(&["18446744073709551616"]), None);
+        assert_eq!(length(&["7, 7"]), Some(7));
+        assert_eq!(length(&["7", "7"]), Some(7));
+        assert_eq!(length(&["7", "8"]), None);
+        assert_eq!(length(&["+7"]), None);
+        assert_eq!(length(&["7a"]), None);
+        assert_eq!(length(&[""]), None);
+        assert_eq!(length(&[]), None);
     }
 
     #[tokio::test]

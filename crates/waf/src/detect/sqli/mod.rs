@@ -42,38 +42,80 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     detect_in(value, findings);
 }
 
-/// Whether `value` is ASCII letters, digits and single `-` only, with no word SQL knows
-/// (request ids, codes, dates): [`detect_in`] finds nothing in such a value.
+/// Whether `value` holds only ASCII letters, digits, spaces and `- . / ,` (no `--`), and no
+/// word the lexer can make of it is a keyword or a catalog name (request ids, codes, dates,
+/// units, paths, versions): [`detect_in`] finds nothing in such a value.
 ///
-/// Why: without `--` and with no other byte, the lexer makes only words, numbers and
-/// [`Op::Minus`](lexer::Op::Minus) of it (no string, comment, parenthesis, `;`, `@`, `.`,
-/// comma or other operator: each needs a byte outside the set), and no quoted context applies
-/// (no quote). A word token runs to the end of its letter-and-digit run, so its text is a
-/// suffix of one; every keyword, function and catalog name starts with a letter, so only the
-/// suffixes starting at a letter can be one, and each is classified here as the lexer would.
-/// When none is, every word is [`WordClass::NONE`](keywords::WordClass::NONE). With only
-/// such tokens: `anywhere` needs a union, `WAITFOR`, catalog or attack-function word, a
-/// variable, a versioned comment, `;` or a comment; the walk records at most `arithmetic`
-/// (a plain word or a number becomes an operand without evidence, a plain word in operator
-/// position stops it: no `alias_ok` outside a select list, no parenthesis for a call);
-/// `statement_start` needs a `SELECT` or statement keyword first; and every rule of
-/// `judge_bare` and `strong` needs more than `arithmetic` (`1*1--` needs its comment). A
-/// word suffix of one byte is no name (every name has two or more).
+/// Why: with these bytes the lexer makes only words, numbers, [`Op::Minus`](lexer::Op::Minus),
+/// [`Op::Binary`](lexer::Op::Binary) (`/`, never a comment opener here: that needs `*`), dots
+/// and commas: no string, comment, parenthesis, `;`, variable or other operator (each needs a
+/// byte outside the set), and no quoted context applies (no quote).
+///
+/// Which words: a word token runs to the end of its run of letters and digits. A run that
+/// starts with a letter, at the start or after a space, `/`, `,` or `-`, is reached by the
+/// lexer at its first byte (no other token crosses those: a number takes `-` only as an
+/// exponent's sign, followed by a digit), so it is one word. In a run that starts with a digit
+/// or follows a `.` (a number may run on into it: `1.e5abc`), a word can start at any letter
+/// after a number. Each such candidate is classified as the lexer does; every keyword and
+/// catalog name starts with a letter and has two or more bytes.
+///
+/// Why no rule counts such tokens: `anywhere` needs a union, `WAITFOR`, catalog or
+/// attack-function word (an attack function counts only called, with `(`, or before a string
+/// or variable), a variable, a versioned comment, `;` or a comment. In the walk a plain word
+/// or a number becomes an operand without evidence (no `(` for a call, no clause or logic
+/// operator pending), a plain word, number, dot or comma in operator position stops it or is
+/// accepted without evidence, and `-` and `/` there record `arithmetic` only; `judge_bare`
+/// and `strong` need more than `arithmetic` (`1*1--` needs its comment), and
+/// `statement_start` a `SELECT` or statement keyword first.
 fn is_plain_words(b: &[u8]) -> bool {
     if b.is_empty()
         || super::ascii::any_byte(b, |c| {
-            !((c.is_ascii_lowercase() | c.is_ascii_uppercase()) | c.is_ascii_digit() | (c == b'-'))
+            !((c.is_ascii_lowercase() | c.is_ascii_uppercase())
+                | c.is_ascii_digit()
+                | (c == b'-')
+                | (c == b'.')
+                | (c == b'/')
+                | (c == b' ')
+                | (c == b','))
         })
-        || super::ascii::find(b, b"--").is_some()
     {
         return false;
     }
-    b.split(|&c| c == b'-').all(|run| {
-        (0..run.len().saturating_sub(1)).all(|at| {
-            !run[at].is_ascii_alphabetic()
-                || keywords::classify(&run[at..]) == keywords::WordClass::NONE
-        })
-    })
+    let plain = |word: &[u8]| {
+        let class = keywords::classify(word);
+        class.kw == Kw::Plain && !class.catalog
+    };
+    let mut start = 0;
+    loop {
+        let rest = b.get(start..).unwrap_or_default();
+        let len = rest
+            .iter()
+            .position(|c| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        let run = rest.get(..len).unwrap_or_default();
+        let entered_whole = run.first().is_some_and(u8::is_ascii_alphabetic)
+            && (start == 0 || b.get(start - 1) != Some(&b'.'));
+        let words_ok = if entered_whole {
+            run.len() < 2 || plain(run)
+        } else {
+            (0..run.len().saturating_sub(1)).all(|at| {
+                !run.get(at).is_some_and(u8::is_ascii_alphabetic)
+                    || plain(run.get(at..).unwrap_or_default())
+            })
+        };
+        if !words_ok {
+            return false;
+        }
+        // The byte after the run, if any, is a separator; two `-` open a comment.
+        let after = start + len;
+        if after >= b.len() {
+            return true;
+        }
+        if b.get(after..after + 2) == Some(b"--") {
+            return false;
+        }
+        start = after + 1;
+    }
 }
 
 /// [`detect`] without the shortcut for plain words.

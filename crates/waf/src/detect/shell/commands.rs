@@ -15,10 +15,14 @@ pub(crate) enum Telling {
 
 /// The command a word names: its base name without directory or `.exe`, classified.
 pub(crate) fn command(word: &str) -> Option<Telling> {
-    let base = base_name(word);
-    let base = base.strip_suffix(".exe").unwrap_or(base);
+    base_command(base_name(word).as_bytes())
+}
+
+/// [`command`] of a base name (a word without its directory), as bytes.
+pub(crate) fn base_command(base: &[u8]) -> Option<Telling> {
+    let base = base.strip_suffix(b".exe").unwrap_or(base);
     // Matched as bytes: a decision tree on length and bytes, not a string comparison per name.
-    Some(match base.as_bytes() {
+    Some(match base {
         b"whoami" | b"ifconfig" | b"ipconfig" | b"systeminfo" | b"uname" | b"netstat"
         | b"phpinfo" | b"tasklist" | b"getent" | b"nslookup" | b"sysinfo" | b"hostnamectl" => {
             Telling::Unique

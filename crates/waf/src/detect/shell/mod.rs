@@ -10,10 +10,11 @@ mod code;
 mod commands;
 mod lexer;
 
-use super::ascii::{any_byte, find, lower_into, starts_with_ci};
+use super::ascii::{any_byte, find, lower_bytes_into, lower_into, starts_with_ci};
 use super::{AttackClass, Finding};
 use commands::{
-    Telling, base_name, command, glob_matches, net_subcommand, takes_command, takes_number,
+    Telling, base_command, base_name, command, glob_matches, net_subcommand, takes_command,
+    takes_number,
 };
 use lexer::{Lexed, Sep, Start, Token, Word, lex};
 
@@ -139,7 +140,7 @@ fn without_command_words(b: &[u8]) -> bool {
                 .rposition(|&c| c == b'/')
                 .map_or(0, |sep| sep + 1);
             let base = name.get(base_at..).unwrap_or_default();
-            let known = lower_into(base, &mut buf).is_some_and(|base| command(base).is_some());
+            let known = lower_bytes_into(base, &mut buf).is_some_and(|b| base_command(b).is_some());
             let bin = EXECUTABLE_DIRS
                 .iter()
                 .any(|dir| starts_with_ci(name, 0, dir.as_bytes()));

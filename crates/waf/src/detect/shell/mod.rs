@@ -52,10 +52,10 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     judge_value(value, true, findings);
 }
 
-/// [`detect`] without its shortcuts (plain words, no command words): what the tests compare
-/// the shortcuts with.
-#[cfg(test)]
-fn detect_in(value: &str, findings: &mut Vec<Finding>) {
+/// [`detect`] without its shortcuts (plain words, no command words): what the tests and the
+/// fuzz target compare the shortcuts with.
+#[cfg(any(test, fuzzing))]
+pub(super) fn detect_in(value: &str, findings: &mut Vec<Finding>) {
     judge_value(value, false, findings);
 }
 

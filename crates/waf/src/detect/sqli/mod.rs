@@ -119,7 +119,7 @@ fn is_plain_words(b: &[u8]) -> bool {
 }
 
 /// [`detect`] without the shortcut for plain words.
-fn detect_in(value: &str, findings: &mut Vec<Finding>) {
+pub(super) fn detect_in(value: &str, findings: &mut Vec<Finding>) {
     let mut toks = Tokens::new();
     let mut best: Option<Finding> = None;
     let src = value.as_bytes();

@@ -21,7 +21,16 @@
 # heaviest functions of the 2N run (inclusive) are printed too, and the dumps are kept in
 # $KEEP (default: a temporary folder, removed) for callgrind_annotate.
 #
-# Needs valgrind, nginx (Debian packages, installed with apt-get if missing) and curl.
+# SYSCALLS=1 then counts system calls per proxied request the same way, with both proxies run
+# natively (not under valgrind) with one worker each: `strace -f -c` attached to wardgate's
+# process and to nginx's worker while N and then 2N requests go over one keep-alive connection,
+# per request = (calls for 2N - calls for N) / N, by syscall (and the calls that failed, such
+# as reads answered EAGAIN). Then, under load, `perf stat -e raw_syscalls:sys_enter` over each
+# proxy while `wrk -t1 -c50 -d5s` runs: syscalls and context switches per request as the
+# event loop batches them (this part depends on the machine's load; the strace part does not).
+#
+# Needs valgrind, nginx (Debian packages, installed with apt-get if missing) and curl; with
+# SYSCALLS=1 also strace, wrk and perf.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -34,6 +43,11 @@ PATH_UNDER_TEST=/bench/fhir/Patient/bench
 need_apt=()
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+if [ "${SYSCALLS:-0}" = 1 ]; then
+  command -v strace >/dev/null || need_apt+=(strace)
+  command -v wrk >/dev/null || need_apt+=(wrk)
+  command -v perf >/dev/null || need_apt+=(linux-perf)
+fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "installing ${need_apt[*]} with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -170,3 +184,65 @@ echo "heaviest functions over $((2 * N)) requests (inclusive instructions):"
 callgrind_annotate --inclusive=yes "$WORK/double.out" 2>/dev/null \
   | awk -v top="${TOP:-40}" '/^-+$/ {sep++} sep>=2 && NF>1 && $1 ~ /[0-9]/ && shown++ < top'
 
+
+[ "${SYSCALLS:-0}" = 1 ] || exit 0
+
+# ---- system calls per request, both proxies native, one worker each ----
+kill "$VG_PID" "$NGINX_VG" 2>/dev/null || true
+wait "$VG_PID" "$NGINX_VG" 2>/dev/null || true
+WARDGATE_THREADS=1 "$WARDGATE" serve --config "$WORK/wardgate.toml" --data "$WORK/data" \
+  >"$WORK/wardgate-native.out" 2>"$WORK/wardgate-native.err" &
+pids+=($!)
+WG_NATIVE=$!
+for _ in $(seq 100); do grep -q listening "$WORK/wardgate-native.out" 2>/dev/null && break; sleep 0.2; done
+"$NGINX" -c "$WORK/nginx-proxy.conf" -p "$WORK" >"$WORK/nginx-native.out" 2>&1 &
+pids+=($!)
+NGINX_NATIVE=$! # master_process off: this process is the worker
+for _ in $(seq 100); do curl -s -o /dev/null --cacert "$WORK/data/ca.pem" "$NGINX_URL" && break; sleep 0.2; done
+TOKEN=$(bench_token) # the first may have expired while callgrind ran
+send 20
+send 20 "$NGINX_URL"
+# strace -c's table as "name calls errors" lines, sorted by name.
+strace_count() {
+  local count=$1 url=$2 pid=$3 tag=$4 st
+  strace -f -c -p "$pid" -o "$WORK/$tag.strace" 2>/dev/null &
+  st=$!
+  sleep 1 # attached to every thread
+  send "$count" "$url"
+  sleep 0.5
+  kill -INT "$st"
+  wait "$st" 2>/dev/null || true
+  awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {print $NF, $4, (NF == 6 ? $5 : 0)}' "$WORK/$tag.strace" | sort > "$WORK/$tag.tab"
+}
+per_request_calls() {
+  join -a1 -a2 -e0 -o 0,1.2,1.3,2.2,2.3 "$WORK/$1.tab" "$WORK/$2.tab" | awk -v n="$N" '
+    { c = ($4 - $2) / n; e = ($5 - $3) / n; t += c
+      if (c > 0.005 || c < -0.005) printf "  %-14s %6.2f   failed %.2f\n", $1, c, e }
+    END { printf "  %-14s %6.2f\n", "all", t }'
+}
+under_load() {
+  local url=$1 pid=$2 tag=$3 pf requests calls switches
+  perf stat -e raw_syscalls:sys_enter,context-switches -p "$pid" -o "$WORK/$tag.perf" -- sleep 6 &
+  pf=$!
+  sleep 0.3
+  wrk -t1 -c50 -d5s -H "Authorization: Bearer $TOKEN" "$url" > "$WORK/$tag.wrk"
+  wait "$pf"
+  requests=$(awk '/requests in/ {print $1}' "$WORK/$tag.wrk")
+  calls=$(awk '/raw_syscalls/ {gsub(",", "", $1); print $1}' "$WORK/$tag.perf")
+  switches=$(awk '/context-switches/ {gsub(",", "", $1); print $1}' "$WORK/$tag.perf")
+  awk -v t="$tag" -v r="$requests" -v c="$calls" -v s="$switches" \
+    'BEGIN {printf "  %-9s %d requests: %.2f syscalls, %.3f context switches per request\n", t, r, c / r, s / r}'
+}
+strace_count "$N" "$URL" "$WG_NATIVE" wg-single
+strace_count $((2 * N)) "$URL" "$WG_NATIVE" wg-double
+strace_count "$N" "$NGINX_URL" "$NGINX_NATIVE" ng-single
+strace_count $((2 * N)) "$NGINX_URL" "$NGINX_NATIVE" ng-double
+echo
+echo "syscalls per request (strace -f -c, (2N - N) / N, N=$N, one keep-alive connection, one worker each):"
+echo "wardgate:"
+per_request_calls wg-single wg-double
+echo "nginx:"
+per_request_calls ng-single ng-double
+echo "under load (wrk -t1 -c50 -d5s; perf stat -e raw_syscalls:sys_enter,context-switches on the proxy):"
+under_load "$URL" "$WG_NATIVE" wardgate
+under_load "$NGINX_URL" "$NGINX_NATIVE" nginx

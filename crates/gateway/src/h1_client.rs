@@ -42,8 +42,11 @@ const MAX_CHUNK_EXTENSION_BYTES: u64 = 16 * 1024;
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// Headers the respond phase may add to an answer (`pipeline::respond`).
 const ROOM_FOR_RESPOND: usize = 8;
-/// How much the read buffer grows by at least.
+/// How much the read buffer grows by at first.
 const READ_CHUNK: usize = 8192;
+/// How much it grows by at most: reads that fill it double it up to this (large bodies,
+/// DICOM studies, go in fewer reads), as hyper's adaptive read buffer does.
+const MAX_READ_CHUNK: usize = 256 * 1024;
 /// A buffered body up to this size is copied behind the head and written with it.
 const COPY_BODY_BELOW: usize = 64 * 1024;
 
@@ -111,6 +114,8 @@ impl AsyncWrite for Stream {
 pub(crate) struct Connection {
     stream: Stream,
     read: BytesMut,
+    /// How much to make room for before the next read.
+    read_chunk: usize,
     write: Vec<u8>,
 }
 
@@ -152,6 +157,7 @@ impl Connection {
         Connection {
             stream,
             read: BytesMut::new(),
+            read_chunk: READ_CHUNK,
             write: Vec::new(),
         }
     }
@@ -275,10 +281,19 @@ impl Connection {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
-            self.read.reserve(READ_CHUNK);
+        if self.read.capacity() - self.read.len() < self.read_chunk / 2 {
+            self.read.reserve(self.read_chunk);
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read)
+        let room = self.read.capacity() - self.read.len();
+        let read = std::task::ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            &mut self.read
+        ))?;
+        if read == room {
+            self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
+        }
+        Poll::Ready(Ok(read))
     }
 }
 
@@ -388,12 +403,13 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
         let value = HeaderValue::from_maybe_shared(head.slice(start..end))
             .map_err(|_| ExchangeError::Malformed("invalid header value"))?;
         if name == header::CONNECTION {
+            let (close, keep) = connection_options(&value);
             // Once any Connection line asks to close, a later keep-alive cannot undo it.
-            if saw_close || has_token(&value, "close") {
+            if saw_close || close {
                 saw_close = true;
                 keep_alive = false;
             } else if !keep_alive {
-                keep_alive = has_token(&value, "keep-alive");
+                keep_alive = keep;
             }
         }
         headers.append(name, value);
@@ -407,14 +423,22 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     }))
 }
 
-fn has_token(value: &HeaderValue, token: &str) -> bool {
-    // The usual single token, without splitting.
-    if value.as_bytes().eq_ignore_ascii_case(token.as_bytes()) {
-        return true;
+/// Whether a `Connection` value lists `close`, and whether it lists `keep-alive`.
+fn connection_options(value: &HeaderValue) -> (bool, bool) {
+    // The usual single option, without splitting.
+    let bytes = value.as_bytes();
+    if bytes.eq_ignore_ascii_case(b"keep-alive") {
+        return (false, true);
     }
-    value
-        .to_str()
-        .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    if bytes.eq_ignore_ascii_case(b"close") {
+        return (true, false);
+    }
+    let listed = |option: &str| {
+        value
+            .to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(option)))
+    };
+    (listed("close"), listed("keep-alive"))
 }
 
 /// Every `Content-Length` value, if all are digits and alike (hyper's rule).
@@ -824,9 +848,10 @@ mod tests {
     /// Content-Length body), hands its bytes back, writes `answer`, then keeps the connection
     /// open until the client closes it (or closes it itself when `close_after`).
     async fn upstream(
-        answer: &'static [u8],
+        answer: &[u8],
         close_after: bool,
     ) -> (Connection, oneshot::Receiver<Vec<u8>>) {
+        let answer = answer.to_vec();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (sent, received) = oneshot::channel();
@@ -850,7 +875,7 @@ mod tests {
                 }
             }
             let _ = sent.send(request);
-            socket.write_all(answer).await.unwrap();
+            socket.write_all(&answer).await.unwrap();
             if close_after {
                 return;
             }
@@ -1102,6 +1127,33 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn large_bodies_stream_through_intact_in_both_framings() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut sized =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", data.len()).into_bytes();
+        sized.extend_from_slice(&data);
+        let mut chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for piece in data.chunks(70_001) {
+            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunked.extend_from_slice(piece);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        for answer in [sized, chunked] {
+            let (connection, _request) = upstream(&answer, false).await;
+            let home = home();
+            let response = connection
+                .exchange(get("/x"), None, home.clone())
+                .await
+                .unwrap();
+            let (status, _, body, _) = read(response).await.unwrap();
+            assert_eq!(status, StatusCode::OK);
+            assert!(body == data, "the body arrived changed");
+            assert_eq!(kept(&home), 1);
+        }
+    }
+
     #[test]
     fn chunked_bodies_decode_the_same_whatever_the_reads_they_arrive_in() {
         let wire = b"4\r\nWiki\r\n5;name=\"v\"\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nx-sum: 1\r\nx-other: 2\r\n\r\n";
@@ -1132,6 +1184,19 @@ mod tests {
             assert_eq!(trailers["x-sum"], "1");
             assert_eq!(trailers["x-other"], "2");
         }
+    }
+
+    #[test]
+    fn connection_options_are_read_in_any_case_and_from_lists() {
+        let options = |value: &'static str| connection_options(&HeaderValue::from_static(value));
+        assert_eq!(options("keep-alive"), (false, true));
+        assert_eq!(options("Keep-Alive"), (false, true));
+        assert_eq!(options("close"), (true, false));
+        assert_eq!(options("CLOSE"), (true, false));
+        assert_eq!(options("Upgrade, close"), (true, false));
+        assert_eq!(options(" keep-alive , Upgrade"), (false, true));
+        assert_eq!(options("closed"), (false, false));
+        assert_eq!(options("Upgrade"), (false, false));
     }
 
     #[test]

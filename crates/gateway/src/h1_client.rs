@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Response, StatusCode, Uri, Version};
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -59,6 +59,10 @@ pub(crate) enum ExchangeError {
     /// The answer is not HTTP/1.x as this client reads it.
     #[error("malformed answer from the upstream: {0}")]
     Malformed(&'static str),
+    /// The connection closed or failed before any byte of an answer arrived (an idle
+    /// connection the upstream closed as the request went out).
+    #[error("upstream connection closed before answering: {0}")]
+    Unanswered(io::Error),
     /// The request's Content-Length does not match its body.
     #[error("request Content-Length does not match its body")]
     LengthMismatch,
@@ -181,13 +185,14 @@ impl Connection {
     /// its buffered `body`, and read the answer's head. The answer's body reads from this
     /// connection, which goes `home` once that body has been read to its end (at once when
     /// it came with the head).
+    /// The request is borrowed, so that the caller can send it again on another connection
+    /// when this one closed without answering (`ExchangeError::Unanswered`).
     pub(crate) async fn exchange(
         mut self,
-        request: Request<()>,
+        parts: &mut http::request::Parts,
         body: Option<Bytes>,
         home: Home,
     ) -> Result<Response<ResponseBody>, ExchangeError> {
-        let (mut parts, ()) = request.into_parts();
         self.write.clear();
         let body = match body {
             Some(body) => Some(frame_body(&mut parts.headers, body)?),
@@ -203,6 +208,9 @@ impl Connection {
                 keep_alive: false,
                 ..head
             },
+            (Err(error), Err(ExchangeError::Unanswered(_))) => {
+                return Err(ExchangeError::Unanswered(error));
+            }
             (Err(error), Err(_)) => return Err(error.into()),
         };
         let framing = framing(&head, &parts.method)?;
@@ -257,6 +265,8 @@ impl Connection {
 
     /// Read until a final (non-1xx) response head is complete and parse it.
     async fn read_head(&mut self) -> Result<Head, ExchangeError> {
+        // Bytes of an answer read so far (informational ones included).
+        let mut received = self.read.len();
         loop {
             if !self.read.is_empty() {
                 match parse_head(&mut self.read)? {
@@ -269,9 +279,19 @@ impl Connection {
                     return Err(ExchangeError::Malformed("response head too large"));
                 }
             }
-            if self.fill().await? == 0 {
-                return Err(ExchangeError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
+            let error = match self.fill().await {
+                Ok(0) => io::ErrorKind::UnexpectedEof.into(),
+                Ok(read) => {
+                    received += read;
+                    continue;
+                }
+                Err(error) => error,
+            };
+            return Err(if received == 0 {
+                ExchangeError::Unanswered(error)
+            } else {
+                ExchangeError::Io(error)
+            });
         }
     }
 
@@ -839,6 +859,7 @@ impl Chunked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Request;
     use http_body_util::BodyExt;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
@@ -885,6 +906,16 @@ mod tests {
         (Connection::new(Stream::Plain(stream)), received)
     }
 
+    async fn send(
+        connection: Connection,
+        request: Request<()>,
+        body: Option<Bytes>,
+        home: Home,
+    ) -> Result<Response<ResponseBody>, ExchangeError> {
+        let (mut parts, ()) = request.into_parts();
+        connection.exchange(&mut parts, body, home).await
+    }
+
     fn home() -> Home {
         Home {
             idle: Arc::new(Mutex::new(Vec::new())),
@@ -921,10 +952,14 @@ mod tests {
         )
         .await;
         let home = home();
-        let response = connection
-            .exchange(get("/base/Patient/1?_format=json"), None, home.clone())
-            .await
-            .unwrap();
+        let response = send(
+            connection,
+            get("/base/Patient/1?_format=json"),
+            None,
+            home.clone(),
+        )
+        .await
+        .unwrap();
         assert_eq!(kept(&home), 1, "kept as soon as the whole body was in");
         let (status, headers, body, trailers) = read(response).await.unwrap();
         assert_eq!(status, StatusCode::OK);
@@ -948,10 +983,14 @@ mod tests {
             .header(header::HOST, "records.example")
             .body(())
             .unwrap();
-        let response = connection
-            .exchange(request_head, Some(Bytes::from_static(b"{\"a\":1}")), home())
-            .await
-            .unwrap();
+        let response = send(
+            connection,
+            request_head,
+            Some(Bytes::from_static(b"{\"a\":1}")),
+            home(),
+        )
+        .await
+        .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         assert!(http_body::Body::is_end_stream(response.body()));
         assert_eq!(
@@ -967,9 +1006,13 @@ mod tests {
             .header(header::CONTENT_LENGTH, "3")
             .body(())
             .unwrap();
-        let result = connection
-            .exchange(request, Some(Bytes::from_static(b"12345")), home())
-            .await;
+        let result = send(
+            connection,
+            request,
+            Some(Bytes::from_static(b"12345")),
+            home(),
+        )
+        .await;
         assert!(matches!(result, Err(ExchangeError::LengthMismatch)));
     }
 
@@ -981,8 +1024,7 @@ mod tests {
         )
         .await;
         let home = home();
-        let response = connection
-            .exchange(get("/x"), None, home.clone())
+        let response = send(connection, get("/x"), None, home.clone())
             .await
             .unwrap();
         assert_eq!(http_body::Body::size_hint(response.body()).exact(), None);
@@ -1000,8 +1042,7 @@ mod tests {
         )
         .await;
         let home = home();
-        let response = connection
-            .exchange(get("/x"), None, home.clone())
+        let response = send(connection, get("/x"), None, home.clone())
             .await
             .unwrap();
         let (_, _, body, _) = read(response).await.unwrap();
@@ -1021,8 +1062,7 @@ mod tests {
             let answer: &'static [u8] = answer;
             let (connection, _request) = upstream(answer, false).await;
             let home = home();
-            let response = connection
-                .exchange(get("/x"), None, home.clone())
+            let response = send(connection, get("/x"), None, home.clone())
                 .await
                 .unwrap();
             let (_, _, body, _) = read(response).await.unwrap();
@@ -1036,7 +1076,7 @@ mod tests {
         )
         .await;
         let home = home();
-        let response = connection.exchange(get("/x"), None, home.clone()).await;
+        let response = send(connection, get("/x"), None, home.clone()).await;
         assert_eq!(read(response.unwrap()).await.unwrap().2, "ok");
         assert_eq!(kept(&home), 1);
     }
@@ -1048,7 +1088,7 @@ mod tests {
             false,
         )
         .await;
-        let response = connection.exchange(get("/x"), None, home()).await.unwrap();
+        let response = send(connection, get("/x"), None, home()).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert!(!response.headers().contains_key("link"));
         // A reason phrase other than the usual one is passed on, as hyper does.
@@ -1066,13 +1106,13 @@ mod tests {
             upstream(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n", false).await;
         let head = Request::head("/x").body(()).unwrap();
         let home = home();
-        let response = connection.exchange(head, None, home.clone()).await.unwrap();
+        let response = send(connection, head, None, home.clone()).await.unwrap();
         assert_eq!(response.headers()["content-length"], "50");
         assert_eq!(read(response).await.unwrap().2, "");
         assert_eq!(kept(&home), 1);
 
         let (connection, _request) = upstream(b"HTTP/1.1 204 No Content\r\n\r\n", false).await;
-        let response = connection.exchange(get("/x"), None, home.clone()).await;
+        let response = send(connection, get("/x"), None, home.clone()).await;
         assert!(http_body::Body::is_end_stream(response.unwrap().body()));
     }
 
@@ -1088,7 +1128,7 @@ mod tests {
         ] {
             let answer: &'static [u8] = answer;
             let (connection, _request) = upstream(answer, false).await;
-            let result = connection.exchange(get("/x"), None, home()).await;
+            let result = send(connection, get("/x"), None, home()).await;
             assert!(
                 matches!(result, Err(ExchangeError::Malformed(_))),
                 "{}",
@@ -1097,7 +1137,7 @@ mod tests {
         }
         // An answer cut off before its head ends.
         let (connection, _request) = upstream(b"HTTP/1.1 200 OK\r\ncontent-", true).await;
-        let result = connection.exchange(get("/x"), None, home()).await;
+        let result = send(connection, get("/x"), None, home()).await;
         assert!(matches!(result, Err(ExchangeError::Io(_))));
     }
 
@@ -1114,8 +1154,7 @@ mod tests {
             let answer: &'static [u8] = answer;
             let (connection, _request) = upstream(answer, true).await;
             let home = home();
-            let response = connection
-                .exchange(get("/x"), None, home.clone())
+            let response = send(connection, get("/x"), None, home.clone())
                 .await
                 .unwrap();
             assert!(
@@ -1143,8 +1182,7 @@ mod tests {
         for answer in [sized, chunked] {
             let (connection, _request) = upstream(&answer, false).await;
             let home = home();
-            let response = connection
-                .exchange(get("/x"), None, home.clone())
+            let response = send(connection, get("/x"), None, home.clone())
                 .await
                 .unwrap();
             let (status, _, body, _) = read(response).await.unwrap();
@@ -1226,8 +1264,7 @@ mod tests {
         let (connection, _request) =
             upstream(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", true).await;
         let home = home();
-        let response = connection
-            .exchange(get("/x"), None, home.clone())
+        let response = send(connection, get("/x"), None, home.clone())
             .await
             .unwrap();
         drop(response);

@@ -13,7 +13,9 @@
 //! A request whose body the gateway holds (all but streamed uploads) is exchanged by
 //! `h1_client` on a connection of the upstream's idle list instead, in the request's own
 //! task; an idle connection the upstream closed or wrote to is let go when it is next looked
-//! at (at checkout, or by the idle sweep), so such a request is never sent on it.
+//! at (at checkout, or by the idle sweep), so such a request is never sent on it. If its close
+//! crosses the request (the connection drops it without a byte of answer), an idempotent
+//! request is sent once more on a new connection; any other is a failed exchange.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -100,8 +102,7 @@ impl Pool {
         let (parts, body) = request.into_parts();
         match body {
             ForwardBody::Buffered(body) => {
-                let request = Request::from_parts(parts, ());
-                self.send_buffered(settings, base, https, authority, request, body)
+                self.send_buffered(settings, base, https, authority, parts, body)
                     .await
             }
             body => {
@@ -120,24 +121,40 @@ impl Pool {
         base: &Uri,
         https: bool,
         authority: &str,
-        mut request: Request<()>,
+        mut request: http::request::Parts,
         body: Option<bytes::Bytes>,
     ) -> Result<Response<ResponseBody>, PoolError> {
         let (idle, host) = self.idle_list(https, authority, base)?;
-        request.headers_mut().insert(http::header::HOST, host);
+        request.headers.insert(http::header::HOST, host);
         let home = Home {
             idle,
             cap: settings.pool_idle_per_host as usize,
         };
-        let connection = match usable_idle(&home.idle) {
-            Some(connection) => connection,
-            None => Connection::new(self.open(base, https, settings).await?),
+        let (mut connection, mut reused) = match usable_idle(&home.idle) {
+            Some(connection) => (connection, true),
+            None => (
+                Connection::new(self.open(base, https, settings).await?),
+                false,
+            ),
         };
-        let response = connection
-            .exchange(request, body, home)
-            .await
-            .map_err(PoolError::Broken)?;
-        Ok(response.map(ResponseBody::Pooled))
+        loop {
+            match connection
+                .exchange(&mut request, body.clone(), home.clone())
+                .await
+            {
+                Ok(response) => return Ok(response.map(ResponseBody::Pooled)),
+                // A kept connection the upstream closed just as the request went out (its
+                // close not yet seen): an idempotent request goes once more on a new
+                // connection (RFC 9110, 9.2.2), as a browser or nginx would send it again.
+                Err(h1_client::ExchangeError::Unanswered(_))
+                    if reused && request.method.is_idempotent() =>
+                {
+                    connection = Connection::new(self.open(base, https, settings).await?);
+                    reused = false;
+                }
+                Err(error) => return Err(PoolError::Broken(error)),
+            }
+        }
     }
 
     /// The upstream's idle list (created on first use) and its `Host`.
@@ -422,15 +439,91 @@ mod tests {
         status
     }
 
-    /// How many connections the pool keeps open to `base`.
+    /// How many connections the pool keeps open to `base` (hyper's, and idle ones the
+    /// upstream has not closed).
     fn kept_open(pool: &Pool, base: &Uri) -> usize {
         let upstreams = pool.upstreams.lock().unwrap();
-        upstreams
+        let upstream =
+            |u: &&Upstream| Some(u.authority.as_str()) == base.authority().map(|a| a.as_str());
+        let hyper = upstreams
             .iter()
-            .filter(|u| Some(u.authority.as_str()) == base.authority().map(|a| a.as_str()))
+            .filter(upstream)
             .flat_map(|u| &u.kept)
             .filter(|k| !k.sender.is_closed())
-            .count()
+            .count();
+        let idle: usize = upstreams
+            .iter()
+            .filter(upstream)
+            .map(|u| {
+                let mut idle = u.idle.lock().unwrap();
+                idle.iter_mut()
+                    .map(|i| usize::from(i.connection.is_usable()))
+                    .sum::<usize>()
+            })
+            .sum();
+        hyper + idle
+    }
+
+    /// An upstream that answers the first request on each connection with keep-alive, then
+    /// reads the next request and closes without answering it (an idle timeout that fired
+    /// just as the request arrived); it counts the connections made.
+    async fn upstream_closing_on_the_second_request() -> (Uri, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base: Uri = format!("http://{}/base", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 4096];
+                    for answer in [true, false] {
+                        let mut read = 0;
+                        while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut buffer[read..]).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => read += n,
+                            }
+                        }
+                        if answer {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(ok).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (base, connections)
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_a_kept_connection_dropped_unanswered_goes_again_once() {
+        let pool = Pool::new(&crate::upstream::upstream_tls(&[]).unwrap());
+        let (base, connections) = upstream_closing_on_the_second_request().await;
+        assert_eq!(get(&pool, &base).await, 200);
+        // Sent on the kept connection, dropped unanswered, sent again on a new one.
+        assert_eq!(get(&pool, &base).await, 200);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+
+        // A POST is not sent twice: the upstream may have acted on it. (The kept connection
+        // is the second one, which has answered once and drops the next request.)
+        let settings = UpstreamSettings::default();
+        let post = Request::post("/base/x")
+            .body(ForwardBody::Buffered(Some(bytes::Bytes::from_static(
+                b"{}",
+            ))))
+            .unwrap();
+        let refused = pool.send(&settings, &base, post).await;
+        assert!(matches!(
+            refused,
+            Err(PoolError::Broken(h1_client::ExchangeError::Unanswered(_)))
+        ));
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

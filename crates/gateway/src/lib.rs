@@ -25,6 +25,9 @@ mod exchange;
 mod firewall;
 mod forward;
 mod h1_client;
+/// What the fuzz target `gateway_upstream_answer` reads (only with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub use h1_client::fuzzing as upstream_answer;
 mod json_line;
 mod listener;
 mod metrics;

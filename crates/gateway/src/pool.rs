@@ -391,9 +391,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// An upstream on a real socket that answers every request `200 ok` with keep-alive, and
-    /// closes a connection after `per_connection` answers; it counts the connections made.
-    async fn upstream(per_connection: usize) -> (Uri, Arc<AtomicUsize>) {
+    /// An upstream on a real socket that reads the requests of each connection in turn and
+    /// answers the n-th `200 ok` with keep-alive when `answers[n]`, or reads it and gives no
+    /// answer; after the last it closes the connection without a `Connection: close` (as an
+    /// upstream's idle timeout does). It counts the connections made.
+    async fn upstream(answers: &'static [bool]) -> (Uri, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base: Uri = format!("http://{}/base", listener.local_addr().unwrap())
             .parse()
@@ -406,7 +408,7 @@ mod tests {
                 counted.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let mut buffer = vec![0u8; 4096];
-                    for _ in 0..per_connection {
+                    for &answer in answers {
                         let mut read = 0;
                         while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
                             match stream.read(&mut buffer[read..]).await {
@@ -414,12 +416,11 @@ mod tests {
                                 Ok(n) => read += n,
                             }
                         }
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(answer).await.is_err() {
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if answer && stream.write_all(ok).await.is_err() {
                             return;
                         }
                     }
-                    // Closed without a `Connection: close`: as an upstream's idle timeout does.
                 });
             }
         });
@@ -464,47 +465,12 @@ mod tests {
         hyper + idle
     }
 
-    /// An upstream that answers the first request on each connection with keep-alive, then
-    /// reads the next request and closes without answering it (an idle timeout that fired
-    /// just as the request arrived); it counts the connections made.
-    async fn upstream_closing_on_the_second_request() -> (Uri, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base: Uri = format!("http://{}/base", listener.local_addr().unwrap())
-            .parse()
-            .unwrap();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&connections);
-        tokio::spawn(async move {
-            loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 4096];
-                    for answer in [true, false] {
-                        let mut read = 0;
-                        while !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                            match stream.read(&mut buffer[read..]).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => read += n,
-                            }
-                        }
-                        if answer {
-                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                            if stream.write_all(ok).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        (base, connections)
-    }
-
     #[tokio::test]
     async fn an_idempotent_request_a_kept_connection_dropped_unanswered_goes_again_once() {
         let pool = Pool::new(&crate::upstream::upstream_tls(&[]).unwrap());
-        let (base, connections) = upstream_closing_on_the_second_request().await;
+        // Each connection answers its first request, then reads the next and closes without
+        // answering it (an idle timeout that fired just as the request arrived).
+        let (base, connections) = upstream(&[true, false]).await;
         assert_eq!(get(&pool, &base).await, 200);
         // Sent on the kept connection, dropped unanswered, sent again on a new one.
         assert_eq!(get(&pool, &base).await, 200);
@@ -529,7 +495,7 @@ mod tests {
     #[tokio::test]
     async fn a_kept_connection_is_reused_and_one_the_upstream_closed_is_not() {
         let pool = Pool::new(&crate::upstream::upstream_tls(&[]).unwrap());
-        let (base, connections) = upstream(2).await;
+        let (base, connections) = upstream(&[true, true]).await;
         assert_eq!(get(&pool, &base).await, 200);
         assert_eq!(get(&pool, &base).await, 200);
         assert_eq!(

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use super::Finding;
+
 /// Every JSON string (values and keys) in the `.jsonl` files of `testdata/waf` and
 /// `testdata/fhir/resources`.
 pub(crate) fn corpus_strings() -> Vec<String> {
@@ -54,4 +56,25 @@ pub(crate) fn without(text: &str, remove: impl Fn(u8) -> bool) -> String {
     text.chars()
         .filter(|c| !(c.is_ascii() && remove(*c as u8)))
         .collect()
+}
+
+/// Assert that a detector with its shortcuts (`shortcut`) and without them (`full`) report the
+/// same findings on every value, and that the shortcut answered alone (`taken`) for more than
+/// `at_least` of them (so the test exercises it, not only the path around it).
+pub(crate) fn assert_same_findings(
+    values: &[String],
+    shortcut: fn(&str, &mut Vec<Finding>),
+    full: fn(&str, &mut Vec<Finding>),
+    taken: impl Fn(&str) -> bool,
+    at_least: usize,
+) {
+    let mut shortcut_taken = 0;
+    for t in values {
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        shortcut(t, &mut fast);
+        full(t, &mut slow);
+        assert_eq!(fast, slow, "{t}");
+        shortcut_taken += usize::from(taken(t));
+    }
+    assert!(shortcut_taken > at_least, "{shortcut_taken}");
 }

@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Response, StatusCode, Uri, Version};
+use http::{Method, Response, StatusCode, Version};
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -181,24 +181,26 @@ impl Connection {
         )
     }
 
-    /// Send `request` (its target in origin form, `Host` set, hop-by-hop headers gone) with
-    /// its buffered `body`, and read the answer's head. The answer's body reads from this
+    /// Send the request `parts` (its target in origin form; its header lines as `lines`
+    /// writes them) with its buffered `body`, and read the answer's head (without its
+    /// hop-by-hop headers). The answer's body reads from this
     /// connection, which goes `home` once that body has been read to its end (at once when
     /// it came with the head).
     /// The request is borrowed, so that the caller can send it again on another connection
     /// when this one closed without answering (`ExchangeError::Unanswered`).
     pub(crate) async fn exchange(
         mut self,
-        parts: &mut http::request::Parts,
+        parts: &http::request::Parts,
         body: Option<Bytes>,
+        lines: &dyn HeaderLines,
         home: Home,
     ) -> Result<Response<ResponseBody>, ExchangeError> {
         self.write.clear();
-        let body = match body {
-            Some(body) => Some(frame_body(&mut parts.headers, body)?),
+        let added_length = match &body {
+            Some(body) => frame_body(&parts.headers, body)?,
             None => None,
         };
-        encode_head(&parts.method, &parts.uri, &parts.headers, &mut self.write);
+        encode_head(parts, lines, added_length, &mut self.write);
         // The write waits for the other tasks this turn of the worker has ready: the
         // requests of one turn then reach the upstream back to back, and only the first wakes
         // it. Written at once, each request found the upstream asleep again and paid the
@@ -226,6 +228,9 @@ impl Connection {
         *response.status_mut() = head.status;
         *response.version_mut() = head.version;
         *response.headers_mut() = head.headers;
+        if head.hop_by_hop_left {
+            crate::upstream::strip_hop_by_hop(response.headers_mut());
+        }
         if let Some(reason) = head.reason {
             response.extensions_mut().insert(reason);
         }
@@ -325,23 +330,44 @@ impl Connection {
 }
 
 /// The framing of a buffered request body, as hyper's client writes it: a `Content-Length`
-/// the request carries (all values alike) must be the body's length; without one it is added.
-fn frame_body(headers: &mut HeaderMap, body: Bytes) -> Result<Bytes, ExchangeError> {
+/// the request carries (all values alike) must be the body's length; without one, the
+/// length to add.
+fn frame_body(headers: &HeaderMap, body: &Bytes) -> Result<Option<usize>, ExchangeError> {
     match content_length(headers) {
-        Some(length) if length == body.len() as u64 => {}
-        Some(_) => return Err(ExchangeError::LengthMismatch),
-        None => {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        }
+        Some(length) if length == body.len() as u64 => Ok(None),
+        Some(_) => Err(ExchangeError::LengthMismatch),
+        None => Ok(Some(body.len())),
     }
-    Ok(body)
 }
 
-/// The request line and headers (names as the header map holds them: lowercase), as hyper's
-/// client writes them.
-fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap, dst: &mut Vec<u8>) {
-    dst.reserve(64 + headers.len() * 32);
-    dst.extend_from_slice(method.as_str().as_bytes());
+/// How a request's header lines are written into its encoded head (`name: value\r\n`
+/// each): the upstream's (`upstream::UpstreamHead`: its `Host`, the client's headers less
+/// the hop-by-hop and forwarding ones, the gateway's forwarding headers), written straight
+/// from the client's header map instead of rewriting the map first.
+pub(crate) trait HeaderLines: Sync {
+    /// Append the header lines of a request whose header map is `headers`.
+    fn write_lines(&self, headers: &HeaderMap, dst: &mut Vec<u8>);
+}
+
+/// Append one header line.
+pub(crate) fn header_line(dst: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    dst.extend_from_slice(name);
+    dst.extend_from_slice(b": ");
+    dst.extend_from_slice(value);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// The request line and header lines (names as the header map holds them: lowercase), as
+/// hyper's client writes them, with the body's `Content-Length` if it has to be added.
+fn encode_head(
+    parts: &http::request::Parts,
+    lines: &dyn HeaderLines,
+    added_length: Option<usize>,
+    dst: &mut Vec<u8>,
+) {
+    let uri = &parts.uri;
+    dst.reserve(256 + parts.headers.len() * 32);
+    dst.extend_from_slice(parts.method.as_str().as_bytes());
     dst.push(b' ');
     if uri.scheme().is_some() || uri.authority().is_some() {
         use std::io::Write;
@@ -354,13 +380,25 @@ fn encode_head(method: &Method, uri: &Uri, headers: &HeaderMap, dst: &mut Vec<u8
         }
     }
     dst.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        dst.extend_from_slice(name.as_str().as_bytes());
-        dst.extend_from_slice(b": ");
-        dst.extend_from_slice(value.as_bytes());
-        dst.extend_from_slice(b"\r\n");
+    lines.write_lines(&parts.headers, dst);
+    if let Some(length) = added_length {
+        let mut digits = [0u8; 20];
+        header_line(dst, b"content-length", format_length(&mut digits, length));
     }
     dst.extend_from_slice(b"\r\n");
+}
+
+/// `length` in decimal digits, written at the end of `digits`.
+fn format_length(digits: &mut [u8; 20], mut length: usize) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (length % 10) as u8;
+        length /= 10;
+        if length == 0 {
+            return &digits[at..];
+        }
+    }
 }
 
 /// A parsed final response head.
@@ -368,8 +406,11 @@ struct Head {
     status: StatusCode,
     version: Version,
     reason: Option<hyper::ext::ReasonPhrase>,
+    /// Without its hop-by-hop headers, unless this is set.
     headers: HeaderMap,
     keep_alive: bool,
+    /// Hop-by-hop headers may be left in `headers` (see `parse_head`).
+    hop_by_hop_left: bool,
 }
 
 enum Parsed {
@@ -411,9 +452,19 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     // Header positions, to slice the values out of the shared head without copying.
     let base = buf.as_ptr() as usize;
     let mut spans = Vec::with_capacity(parsed.headers.len());
+    // Whether the hop-by-hop headers can be left out here, as the map is built: when the
+    // answer's Connection lines list nothing but keep-alive (itself hop-by-hop) and the body
+    // is not chunked (Transfer-Encoding is read for the framing first). Otherwise they are
+    // stripped once the framing is known (`upstream::strip_hop_by_hop`).
+    let mut hop_by_hop_here = true;
     for h in parsed.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ExchangeError::Malformed("invalid header name"))?;
+        if name == header::CONNECTION {
+            hop_by_hop_here &= h.value.eq_ignore_ascii_case(b"keep-alive");
+        } else if name == header::TRANSFER_ENCODING {
+            hop_by_hop_here = false;
+        }
         let start = h.value.as_ptr() as usize - base;
         spans.push((name, start, start + h.value.len()));
     }
@@ -427,6 +478,11 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     let mut keep_alive = version == Version::HTTP_11;
     let mut saw_close = false;
     for (name, start, end) in spans {
+        // The respond phase takes the upstream's banner off every answer; not adding it here
+        // saves an insert and a removal.
+        if name == header::SERVER {
+            continue;
+        }
         let value = HeaderValue::from_maybe_shared(head.slice(start..end))
             .map_err(|_| ExchangeError::Malformed("invalid header value"))?;
         if name == header::CONNECTION {
@@ -439,6 +495,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
                 keep_alive = keep;
             }
         }
+        if hop_by_hop_here && crate::upstream::is_hop_by_hop(&name) {
+            continue;
+        }
         headers.append(name, value);
     }
     Ok(Parsed::Final(Head {
@@ -447,6 +506,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
         reason,
         headers,
         keep_alive,
+        hop_by_hop_left: !hop_by_hop_here,
     }))
 }
 
@@ -1030,8 +1090,19 @@ mod tests {
         body: Option<Bytes>,
         home: Home,
     ) -> Result<Response<ResponseBody>, ExchangeError> {
-        let (mut parts, ()) = request.into_parts();
-        connection.exchange(&mut parts, body, home).await
+        let (parts, ()) = request.into_parts();
+        connection.exchange(&parts, body, &AsGiven, home).await
+    }
+
+    /// The request's headers as its map holds them.
+    struct AsGiven;
+
+    impl HeaderLines for AsGiven {
+        fn write_lines(&self, headers: &HeaderMap, dst: &mut Vec<u8>) {
+            for (name, value) in headers {
+                header_line(dst, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
     }
 
     fn home() -> Home {
@@ -1091,6 +1162,51 @@ mod tests {
         );
         let mut idle = home.idle.lock().unwrap().pop().unwrap();
         assert!(idle.connection.is_usable());
+    }
+
+    #[tokio::test]
+    async fn the_answer_comes_without_its_hop_by_hop_headers_and_banner() {
+        // Left out as the head is parsed (Connection lists only keep-alive), stripped after
+        // the framing is read (chunked, other Connection options, the names they list), and
+        // HTTP/1.0 keep-alive still read from the Connection line it drops.
+        for (answer, kept_alive) in [
+            (
+                &b"HTTP/1.1 200 OK\r\nserver: nginx\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\nupgrade: h2c\r\nproxy-authenticate: Basic\r\nx-kept: 1\r\ncontent-length: 2\r\n\r\nok"[..],
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: Keep-Alive\r\nx-kept: 1\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nx-hop: 1\r\nconnection: keep-alive, x-hop\r\nte: trailers\r\nx-kept: 1\r\ncontent-length: 2\r\n\r\nok",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nconnection: close\r\nclose: named\r\nx-kept: 1\r\ncontent-length: 2\r\n\r\nok",
+                false,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\nx-kept: 1\r\ncontent-length: 2\r\n\r\nok",
+                true,
+            ),
+        ] {
+            let shown = String::from_utf8_lossy(answer);
+            let (connection, _request) = upstream(answer, false).await;
+            let home = home();
+            let response = send(connection, get("/x"), None, home.clone())
+                .await
+                .unwrap();
+            let (status, headers, body, _) = read(response).await.unwrap();
+            assert_eq!((status, body.as_ref()), (StatusCode::OK, &b"ok"[..]), "{shown}");
+            let names: Vec<&str> = headers
+                .keys()
+                .map(HeaderName::as_str)
+                .filter(|n| *n != "content-length")
+                .collect();
+            assert_eq!(names, ["x-kept"], "{shown}");
+            assert_eq!(kept(&home), usize::from(kept_alive), "{shown}");
+        }
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@ use wardgate_policy::UpstreamSettings;
 
 use crate::body::{ForwardBody, ResponseBody};
 use crate::h1_client::{self, Connection, Home, Idle, IdleList};
+use crate::upstream::{Forwarding, UpstreamHead, rewrite_request_headers, strip_hop_by_hop};
 
 /// How long a kept connection may sit unused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -91,25 +92,37 @@ impl Pool {
 
     /// Send `request` (origin-form URI, headers rewritten) to the upstream at `base` on a
     /// kept connection or a new one.
+    /// The request's headers are the client's: the upstream is sent them without the
+    /// hop-by-hop ones and with the forwarding headers (`upstream`); the answer comes back
+    /// without its hop-by-hop headers.
     pub(crate) async fn send(
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
         request: Request<ForwardBody>,
+        forwarding: &Forwarding<'_>,
     ) -> Result<Response<ResponseBody>, PoolError> {
         let https = base.scheme() == Some(&Scheme::HTTPS);
         let authority = base.authority().map_or("", |a| a.as_str());
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         match body {
             ForwardBody::Buffered(body) => {
-                self.send_buffered(settings, base, https, authority, parts, body)
+                // The names a Connection header lists are hop-by-hop too: only then is the
+                // map itself stripped (`UpstreamHead` leaves out the fixed names).
+                if parts.headers.contains_key(http::header::CONNECTION) {
+                    strip_hop_by_hop(&mut parts.headers);
+                }
+                self.send_buffered(settings, base, (https, authority), parts, body, forwarding)
                     .await
             }
             body => {
+                rewrite_request_headers(&mut parts.headers, forwarding);
                 let request = Request::from_parts(parts, body);
-                self.send_streamed(settings, base, https, authority, request)
-                    .await
-                    .map(|response| response.map(ResponseBody::Upstream))
+                let mut response = self
+                    .send_streamed(settings, base, https, authority, request)
+                    .await?;
+                strip_hop_by_hop(response.headers_mut());
+                Ok(response.map(ResponseBody::Upstream))
             }
         }
     }
@@ -119,13 +132,16 @@ impl Pool {
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
-        https: bool,
-        authority: &str,
-        mut request: http::request::Parts,
+        (https, authority): (bool, &str),
+        request: http::request::Parts,
         body: Option<bytes::Bytes>,
+        forwarding: &Forwarding<'_>,
     ) -> Result<Response<ResponseBody>, PoolError> {
         let (idle, host) = self.idle_list(https, authority, base)?;
-        request.headers.insert(http::header::HOST, host);
+        let head = UpstreamHead {
+            host: &host,
+            forwarding,
+        };
         let home = Home {
             idle,
             cap: settings.pool_idle_per_host as usize,
@@ -139,7 +155,7 @@ impl Pool {
         };
         loop {
             match connection
-                .exchange(&mut request, body.clone(), home.clone())
+                .exchange(&request, body.clone(), &head, home.clone())
                 .await
             {
                 Ok(response) => return Ok(response.map(ResponseBody::Pooled)),
@@ -388,6 +404,7 @@ fn host_header(base: &Uri, https: bool) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::ClientForwarding;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -427,12 +444,24 @@ mod tests {
         (base, connections)
     }
 
+    fn forwarding(client: &ClientForwarding) -> Forwarding<'_> {
+        Forwarding {
+            client,
+            host: None,
+            request_id: None,
+        }
+    }
+
     async fn get(pool: &Pool, base: &Uri) -> u16 {
         let request = Request::get("/base/x")
             .body(ForwardBody::Buffered(None))
             .unwrap();
         let settings = UpstreamSettings::default();
-        let response = pool.send(&settings, base, request).await.unwrap();
+        let client = ClientForwarding::new("127.0.0.1:5555".parse().unwrap());
+        let response = pool
+            .send(&settings, base, request, &forwarding(&client))
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         http_body_util::BodyExt::collect(response.into_body())
             .await
@@ -484,7 +513,10 @@ mod tests {
                 b"{}",
             ))))
             .unwrap();
-        let refused = pool.send(&settings, &base, post).await;
+        let client = ClientForwarding::new("127.0.0.1:5555".parse().unwrap());
+        let refused = pool
+            .send(&settings, &base, post, &forwarding(&client))
+            .await;
         assert!(matches!(
             refused,
             Err(PoolError::Broken(h1_client::ExchangeError::Unanswered(_)))

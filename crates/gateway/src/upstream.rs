@@ -75,7 +75,6 @@ impl Upstreams {
         body: &BodyProgress,
     ) -> Result<Response<ResponseBody>, ForwardError> {
         *request.version_mut() = Version::HTTP_11;
-        rewrite_request_headers(request.headers_mut(), forwarding);
         // The response timeout runs from the end of the request body, not from its start:
         // a 2 GiB upload is not a slow upstream.
         let timeout = settings.response_timeout;
@@ -86,39 +85,37 @@ impl Upstreams {
         let answer = tokio::select! {
             // The answer first (no random pick per poll); the deadline is polled as well.
             biased;
-            answer = self.pool.send(settings, base, request) => Some(answer),
+            answer = self.pool.send(settings, base, request, forwarding) => Some(answer),
             () = deadline => None,
         };
-        let response = match answer {
-            None => return Err(ForwardError::Timeout(timeout)),
+        match answer {
+            None => Err(ForwardError::Timeout(timeout)),
             Some(Err(PoolError::Connect)) => {
                 let authority = authority_of(base);
-                return Err(ForwardError::Unavailable(format!(
+                Err(ForwardError::Unavailable(format!(
                     "cannot connect to {authority}"
-                )));
+                )))
             }
             Some(Err(PoolError::Broken(error))) => {
                 tracing::debug!(%error, "upstream exchange failed");
                 let authority = authority_of(base);
-                return Err(ForwardError::Unavailable(format!(
+                Err(ForwardError::Unavailable(format!(
                     "exchange with {authority} failed"
-                )));
+                )))
             }
             Some(Err(PoolError::Exchange(error))) => {
                 if caused_by_body(&error) {
                     return Err(ForwardError::Body);
                 }
                 let authority = authority_of(base);
-                return Err(ForwardError::Unavailable(format!(
+                Err(ForwardError::Unavailable(format!(
                     "exchange with {authority} failed"
-                )));
+                )))
             }
-            Some(Ok(response)) => response,
-        };
-        let mut response = response;
-        // (The upstream's `Server` goes in the respond phase, with every answer's.)
-        strip_hop_by_hop(response.headers_mut());
-        Ok(response)
+            // Without its hop-by-hop headers (the pool strips them); the upstream's `Server`
+            // goes in the respond phase, with every answer's.
+            Some(Ok(response)) => Ok(response),
+        }
     }
 }
 
@@ -246,6 +243,11 @@ fn hop_by_hop_index(name: &str) -> Option<usize> {
     Some(index)
 }
 
+/// Whether a header is hop-by-hop itself (not counting those a Connection header names).
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    hop_by_hop_index(name.as_str()).is_some()
+}
+
 /// Remove hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One look over the names present, then a removal (a hash and a probe) only for those
@@ -297,8 +299,9 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Rewrite a request's headers for the upstream. The gateway is the edge: whatever a client
 /// claims in `Forwarded` or `X-Forwarded-*` is replaced, never passed on, so an upstream can
-/// trust these headers to come from wardgate.
-fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
+/// trust these headers to come from wardgate. (A request whose body the gateway holds has
+/// the same lines written straight into its encoded head instead: [`UpstreamHead`].)
+pub(crate) fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
     strip_hop_by_hop(headers);
     // The client's Host is replaced by the upstream's when the pool sends the request (an
     // insert: no removal needed here), so virtual hosts on the upstream side work.
@@ -320,6 +323,63 @@ fn rewrite_request_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>)
         Some(value) => headers.insert(X_REQUEST_ID.clone(), value.clone()),
         None => headers.remove(&X_REQUEST_ID),
     };
+}
+
+/// The header lines of a request as the upstream is sent them, written straight into the
+/// encoded head from the client's header map, which is left as it is: the upstream's `Host`,
+/// the client's headers without the hop-by-hop ones and without what it claimed in
+/// `Host`, `Forwarded`, `X-Forwarded-*` and `X-Request-Id`, then the gateway's own forwarding
+/// headers. The same lines as [`rewrite_request_headers`] and the pool's `Host` give the
+/// map (the headers a Connection header names are stripped from the map before, in the
+/// rare request that has one), without a hash, an insert or a removal per header.
+pub(crate) struct UpstreamHead<'a> {
+    /// The upstream's `Host`.
+    pub host: &'a HeaderValue,
+    /// What the upstream is told about the client.
+    pub forwarding: &'a Forwarding<'a>,
+}
+
+/// Whether a client's header is left out of the request to the upstream: hop-by-hop,
+/// framing (the body is framed anew), or one the gateway writes itself.
+fn replaced_or_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "forwarded"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-request-id"
+            | "transfer-encoding"
+    ) || hop_by_hop_index(name).is_some()
+}
+
+impl crate::h1_client::HeaderLines for UpstreamHead<'_> {
+    fn write_lines(&self, headers: &HeaderMap, dst: &mut Vec<u8>) {
+        use crate::h1_client::header_line;
+        // Host first, as RFC 9112 (3.2) asks of a client.
+        header_line(dst, b"host", self.host.as_bytes());
+        for (name, value) in headers {
+            if !replaced_or_hop_by_hop(name.as_str()) {
+                header_line(dst, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
+        let client = self.forwarding.client;
+        let host = client.for_host(self.forwarding.host);
+        for (name, value) in [
+            (&X_FORWARDED_HOST, &host.x_forwarded_host),
+            (&header::FORWARDED, &host.forwarded),
+            (&X_FORWARDED_FOR, &client.x_forwarded_for),
+        ] {
+            if let Some(value) = value {
+                header_line(dst, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
+        header_line(dst, X_FORWARDED_PROTO.as_str().as_bytes(), b"https");
+        if let Some(value) = self.forwarding.request_id {
+            header_line(dst, X_REQUEST_ID.as_str().as_bytes(), value.as_bytes());
+        }
+    }
 }
 
 /// A host name is repeated to the upstream only if it is plainly a host (and optional port),
@@ -423,6 +483,103 @@ mod tests {
         headers.insert("x-request-id", HeaderValue::from_static("r1"));
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 2);
+    }
+
+    /// The header lines of `head` written for `headers` (the map stripped first when it
+    /// has a Connection header, as the pool does), as sorted (name, value) pairs, and the
+    /// first line's name.
+    fn written_lines(
+        headers: &HeaderMap,
+        head: &UpstreamHead<'_>,
+    ) -> (Vec<(String, String)>, String) {
+        use crate::h1_client::HeaderLines;
+        let mut headers = headers.clone();
+        if headers.contains_key(header::CONNECTION) {
+            strip_hop_by_hop(&mut headers);
+        }
+        let mut written = Vec::new();
+        head.write_lines(&headers, &mut written);
+        let text = String::from_utf8(written).unwrap();
+        let mut lines: Vec<(String, String)> = text
+            .split_terminator("\r\n")
+            .map(|line| {
+                let (name, value) = line.split_once(": ").unwrap();
+                (name.to_owned(), value.to_owned())
+            })
+            .collect();
+        let first = lines[0].0.clone();
+        lines.sort();
+        (lines, first)
+    }
+
+    #[test]
+    fn the_written_head_has_the_headers_the_rewritten_map_has() {
+        let client = ClientForwarding::new("10.1.2.3:4000".parse().unwrap());
+        let request_id = HeaderValue::from_static("r-7");
+        let upstream_host = HeaderValue::from_static("records.internal:8080");
+        let mut maps = Vec::new();
+        // A plain request, as curl and wrk send it.
+        let mut plain = HeaderMap::new();
+        plain.insert("host", HeaderValue::from_static("gw.example"));
+        plain.insert("user-agent", HeaderValue::from_static("curl/8"));
+        plain.insert("authorization", HeaderValue::from_static("Bearer t"));
+        maps.push(plain.clone());
+        // Forged forwarding claims (repeated), hop-by-hop and framing headers, a body's
+        // length, a header named by Connection, and repeated ordinary values.
+        let mut forged = plain;
+        for (name, value) in [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "7.7.7.7"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "http"),
+            ("x-request-id", "forged"),
+            ("te", "trailers"),
+            ("proxy-authorization", "Basic secret"),
+            ("keep-alive", "timeout=5"),
+            ("upgrade", "h2c"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("accept", "application/fhir+json"),
+            ("accept", "application/json"),
+            ("content-length", "7"),
+        ] {
+            forged.append(name, HeaderValue::from_static(value));
+        }
+        maps.push(forged.clone());
+        let mut with_connection = forged;
+        with_connection.append("connection", HeaderValue::from_static("keep-alive, x-hop"));
+        with_connection.append("x-hop", HeaderValue::from_static("1"));
+        maps.push(with_connection);
+        maps.push(HeaderMap::new());
+
+        for host in [Some("gw.example:8443"), None] {
+            for request_id in [Some(&request_id), None] {
+                let forwarding = Forwarding {
+                    client: &client,
+                    host,
+                    request_id,
+                };
+                let head = UpstreamHead {
+                    host: &upstream_host,
+                    forwarding: &forwarding,
+                };
+                for headers in &maps {
+                    // The map way: the rewrite, then the pool's Host.
+                    let mut rewritten = headers.clone();
+                    rewrite_request_headers(&mut rewritten, &forwarding);
+                    rewritten.insert(header::HOST, upstream_host.clone());
+                    let mut expected: Vec<(String, String)> = rewritten
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                        .collect();
+                    expected.sort();
+                    let (written, first) = written_lines(headers, &head);
+                    assert_eq!(written, expected, "{headers:?} {host:?} {request_id:?}");
+                    assert_eq!(first, "host");
+                }
+            }
+        }
     }
 
     #[test]

@@ -258,15 +258,13 @@ async fn department(
         .device
         .as_ref()
         .is_some_and(|d| shared.revocations.load().is_revoked(&d.fingerprint));
-    let relative = relative_path(request.uri().path(), &resolved.department.prefix).to_owned();
-    let query = request.uri().query().map(str::to_owned);
     let authorized = access_control::authorize(
         &shared.identity,
         exchange,
         revoked,
         resolved,
-        &relative,
-        query.as_deref(),
+        relative_path(request.uri().path(), &resolved.department.prefix),
+        request.uri().query(),
     );
     let authorized: Authorized = conclude(exchange, Phase::Authorize, authorized)?;
 
@@ -282,7 +280,7 @@ async fn department(
         exchange,
         resolved,
         &authorized,
-        query.as_deref(),
+        read.parts.uri.query(),
         content_type,
         read.buffered(),
     );

@@ -42,48 +42,52 @@ pub(crate) fn detect(value: &str, findings: &mut Vec<Finding>) {
     detect_in(value, findings);
 }
 
-/// Whether `value` holds only ASCII letters, digits, spaces and `- . / ,` (no `--`), and no
-/// word the lexer can make of it is a keyword or a catalog name (request ids, codes, dates,
-/// units, paths, versions): [`detect_in`] finds nothing in such a value.
+/// Whether `value` holds only ASCII letters, digits, spaces and `- . / , ( ) ;` (no `--`), and
+/// every word the lexer can make of it is plain or a comparison word (`LIKE`, `IN`, `IS`), not
+/// a catalog name, and, when the value has a `(`, not the name of a function any dialect
+/// ships (request ids, codes, dates, units, paths, versions, User-Agents such as
+/// `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)`):
+/// [`detect_in`] finds nothing in such a value.
 ///
 /// Why: with these bytes the lexer makes only words, numbers, [`Op::Minus`](lexer::Op::Minus),
-/// [`Op::Binary`](lexer::Op::Binary) (`/`, never a comment opener here: that needs `*`), dots
-/// and commas: no string, comment, parenthesis, `;`, variable or other operator (each needs a
+/// [`Op::Binary`](lexer::Op::Binary) (`/`, never a comment opener here: that needs `*`), dots,
+/// commas, parentheses and `;`: no string, comment, variable or other operator (each needs a
 /// byte outside the set), and no quoted context applies (no quote).
 ///
 /// Which words: a word token runs to the end of its run of letters and digits. A run that
-/// starts with a letter, at the start or after a space, `/`, `,` or `-`, is reached by the
-/// lexer at its first byte (no other token crosses those: a number takes `-` only as an
-/// exponent's sign, followed by a digit), so it is one word. In a run that starts with a digit
-/// or follows a `.` (a number may run on into it: `1.e5abc`), a word can start at any letter
-/// after a number. Each such candidate is classified as the lexer does; every keyword and
-/// catalog name starts with a letter and has two or more bytes.
+/// starts with a letter, at the start or after a space, `/`, `,`, `-`, `(`, `)` or `;`, is
+/// reached by the lexer at its first byte (no other token crosses those: `( ) ;` are tokens of
+/// one byte, and a number takes `-` only as an exponent's sign, followed by a digit), so it is
+/// one word. In a run that starts with a digit or follows a `.` (a number may run on into it:
+/// `1.e5abc`), a word can start at any letter after a number. Each such candidate is
+/// classified as the lexer does; every keyword and catalog name starts with a letter and has
+/// two or more bytes.
 ///
-/// Why no rule counts such tokens: `anywhere` needs a union, `WAITFOR`, catalog or
-/// attack-function word (an attack function counts only called, with `(`, or before a string
-/// or variable), a variable, a versioned comment, `;` or a comment. In the walk a plain word
-/// or a number becomes an operand without evidence (no `(` for a call, no clause or logic
-/// operator pending), a plain word, number, dot or comma in operator position stops it or is
-/// accepted without evidence, and `-` and `/` there record `arithmetic` only; `judge_bare`
-/// and `strong` need more than `arithmetic` (`1*1--` needs its comment), and
-/// `statement_start` a `SELECT` or statement keyword first.
+/// Why no rule counts such tokens. `anywhere` needs a union, `WAITFOR`, catalog or
+/// attack-function word (an attack function counts only called, which needs `(`, or before a
+/// string or variable), a variable, a versioned comment, a comment, or a `;` followed by
+/// `SELECT` or a statement keyword. The walk (`walk_list`, from the first token, in either
+/// state) can record only: `compare` (and `compare_first`, `compare_symbol`) from a comparison
+/// word; `arithmetic` from `-` or `/`; `app_paren` from a `)` it did not open; `comment_first`
+/// from a lone `;`; and a called function of class [`FnClass::Unknown`] (with a `(`, every
+/// word is of that class, and so is the package of a dotted call; `char_extraction` needs a
+/// call of `ASCII`, `ORD`, `UNICODE` or `HEX`, which are not). Every other piece of evidence
+/// needs a logic, clause, `SELECT`, `CASE`, `UNION`, `NOT`, statement, prefix, operator-word or
+/// catalog keyword, a variable, a versioned comment or a comment. With that, `strong` finds
+/// nothing, `tautology` needs a logic operator, the comment rules a comment,
+/// `logic_and_constant` a logic operator, the function rules a function above `Unknown`, and
+/// `statement_start` a `SELECT` or statement keyword first: `judge_bare` reports nothing
+/// (`1*1--` needs its comment).
 fn is_plain_words(b: &[u8]) -> bool {
-    if b.is_empty()
-        || super::ascii::any_byte(b, |c| {
-            !((c.is_ascii_lowercase() | c.is_ascii_uppercase())
-                | c.is_ascii_digit()
-                | (c == b'-')
-                | (c == b'.')
-                | (c == b'/')
-                | (c == b' ')
-                | (c == b','))
-        })
-    {
+    if b.is_empty() || super::ascii::any_byte(b, |c| !PLAIN_WORDS_BYTE[usize::from(c)]) {
         return false;
     }
+    let called = memchr::memchr(b'(', b).is_some();
     let plain = |word: &[u8]| {
         let class = keywords::classify(word);
-        class.kw == Kw::Plain && !class.catalog
+        matches!(class.kw, Kw::Plain | Kw::Compare)
+            && !class.catalog
+            && (!called || class.function == FnClass::Unknown)
     };
     let mut start = 0;
     loop {
@@ -117,6 +121,19 @@ fn is_plain_words(b: &[u8]) -> bool {
         start = after + 1;
     }
 }
+
+/// The bytes [`is_plain_words`] accepts.
+static PLAIN_WORDS_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'/' | b' ' | b',' | b'(' | b')' | b';');
+        b += 1;
+    }
+    table
+};
 
 /// [`detect`] without the shortcut for plain words.
 pub(super) fn detect_in(value: &str, findings: &mut Vec<Finding>) {

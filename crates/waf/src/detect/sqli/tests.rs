@@ -156,7 +156,20 @@ fn plain_words_are_judged_as_by_the_lexer() {
     let mut values = corpus_strings();
     let plain: Vec<String> = values
         .iter()
-        .map(|t| without(t, |c| !(c.is_ascii_alphanumeric() || b"-./ ,".contains(&c))))
+        .map(|t| {
+            without(t, |c| {
+                !(c.is_ascii_alphanumeric() || b"-./ ,();".contains(&c))
+            })
+        })
+        .collect();
+    // Without parentheses, so that function names (`sleep`, `version`) can be plain too.
+    let unparenthesised: Vec<String> = values
+        .iter()
+        .map(|t| {
+            without(t, |c| {
+                !(c.is_ascii_alphanumeric() || b"-./ ,;".contains(&c))
+            })
+        })
         .collect();
     let single_dash: Vec<String> = values
         .iter()
@@ -172,6 +185,7 @@ fn plain_words_are_judged_as_by_the_lexer() {
         })
         .collect();
     values.extend(plain);
+    values.extend(unparenthesised);
     values.extend(single_dash);
     for v in [
         "1union",
@@ -218,6 +232,45 @@ fn plain_words_are_judged_as_by_the_lexer() {
         "1-1--",
         "1--",
         "2-1---",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0)",
+        "x like y",
+        "1 like 1",
+        "a in (1, 2)",
+        "x is null",
+        "1 or 1 like 1",
+        "sleep(5)",
+        "SLEEP (5)",
+        "x; sleep(5)",
+        "x.sleep(5)",
+        "dbms_lock.sleep(5)",
+        "version()",
+        "1 and version()",
+        "ascii(substring(x, 1, 1))",
+        "hex(mid(x, 1, 1))",
+        "(select 1)",
+        "1 union (select 1)",
+        "1; select 1",
+        "1;select 1, 2",
+        "x; drop table users",
+        "x; waitfor delay 5",
+        "x; shutdown",
+        ";",
+        "1;",
+        ";;",
+        ")",
+        "1)",
+        "1) or (1",
+        "(1) like (1)",
+        "1 like 1;--",
+        "(--",
+        "x (sysobjects)",
+        "x (information_schema.tables)",
+        "like(1)",
+        "foo(1) like bar(2)",
+        "1(union)",
+        "1)union(select(1))",
+        "2.e5like(1)",
     ] {
         values.push(v.to_owned());
     }

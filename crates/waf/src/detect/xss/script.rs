@@ -158,23 +158,31 @@ pub(crate) fn sinks(text: &[u8]) -> Option<ScriptHit> {
 
 /// [`sinks`] without the byte-presence shortcut.
 pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
-    let mut at = 0;
     let mut best: Option<ScriptHit> = None;
-    while let Some(rest) = text.get(at..) {
-        // The next identifier start, and the end of its identifier.
-        let Some(rel) = rest.iter().position(|&b| WORD_START[usize::from(b)]) else {
-            break;
-        };
-        let start = at + rel;
-        let word = text.get(start..).unwrap_or(b"");
-        at = start
-            + word
-                .iter()
-                .position(|&b| !is_ident_byte(b))
-                .unwrap_or(word.len());
+    // One pass: `before` is what `prev_code` gives at `at` (the last byte before it that is
+    // neither white space nor NUL), kept up to date instead of searched backwards per word.
+    let mut before: Option<u8> = None;
+    let mut at = 0;
+    while let Some(&b) = text.get(at) {
+        if !WORD_START[usize::from(b)] {
+            if !(b.is_ascii_whitespace() || b == 0) {
+                before = Some(b);
+            }
+            at += 1;
+            continue;
+        }
+        // An identifier starts here (every byte a name starts with continues one).
+        let start = at;
+        at += 1;
+        while text.get(at).is_some_and(|&c| is_ident_byte(c)) {
+            at += 1;
+        }
         // A word before (other than punctuation) means prose, not code (checked first: it
         // rules out most words of text without a lookup).
-        if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
+        let prose = before.is_some_and(|p| !js_punct(p));
+        // The identifier's last byte is neither white space nor NUL.
+        before = text.get(at - 1).copied();
+        if prose {
             continue;
         }
         let mut buf = [0u8; 32];
@@ -404,6 +412,87 @@ mod tests {
 
     fn sink_score(text: &str) -> u16 {
         sinks(text.as_bytes()).map_or(0, |h| h.score)
+    }
+
+    /// [`sinks_in`] as it was written before its one-pass form: each word found by a search
+    /// for the next name start, and `prev_code` searched backwards from it.
+    fn sinks_word_by_word(text: &[u8]) -> Option<ScriptHit> {
+        let mut at = 0;
+        let mut best: Option<ScriptHit> = None;
+        while let Some(rest) = text.get(at..) {
+            let Some(rel) = rest.iter().position(|&b| WORD_START[usize::from(b)]) else {
+                break;
+            };
+            let start = at + rel;
+            let word = text.get(start..).unwrap_or(b"");
+            at = start
+                + word
+                    .iter()
+                    .position(|&b| !is_ident_byte(b))
+                    .unwrap_or(word.len());
+            if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
+                continue;
+            }
+            let mut buf = [0u8; 32];
+            let Some(name) = text
+                .get(start..at)
+                .and_then(|w| lower_bytes_into(w, &mut buf))
+            else {
+                continue;
+            };
+            let Some((kind, score)) = sink(name) else {
+                continue;
+            };
+            let hit = match kind {
+                Sink::Call => called(text, start, at),
+                Sink::Property => property(text, start, at),
+                Sink::Global => computed_call(text, at),
+            };
+            if let Some(end) = hit {
+                let found = ScriptHit {
+                    rule: "xss.script-call",
+                    score,
+                    start,
+                    end,
+                };
+                if score >= 5 {
+                    return Some(found);
+                }
+                best = best.or(Some(found));
+            }
+        }
+        best
+    }
+
+    /// The one-pass sink scan finds what the word-by-word scan found, at the same place: on
+    /// every corpus string and on script written around white space, NUL and prose.
+    #[test]
+    fn one_pass_sink_scan_is_the_word_by_word_scan() {
+        let mut values = crate::detect::differential::corpus_strings();
+        for v in [
+            "alert(1)",
+            " \t\0alert (1)",
+            "x \0 alert(1)",
+            "word alert(1)",
+            "1alert(1)",
+            "64bit alert(1)",
+            "(\0 confirm)",
+            "a=\n eval",
+            "document . cookie",
+            "$alert(1)",
+            "_x.innerHTML=1",
+            "é alert(1)",
+            "x;\u{0} location.href=1",
+        ] {
+            values.push(v.to_owned());
+        }
+        let mut hits = 0;
+        for v in &values {
+            let one_pass = sinks_in(v.as_bytes());
+            assert_eq!(one_pass, sinks_word_by_word(v.as_bytes()), "{v}");
+            hits += usize::from(one_pass.is_some());
+        }
+        assert!(hits > 100, "{hits}");
     }
 
     #[test]

@@ -141,9 +141,11 @@ fn without_command_words(b: &[u8]) -> bool {
                 .map_or(0, |sep| sep + 1);
             let base = name.get(base_at..).unwrap_or_default();
             let known = lower_bytes_into(base, &mut buf).is_some_and(|b| base_command(b).is_some());
-            let bin = EXECUTABLE_DIRS
-                .iter()
-                .any(|dir| starts_with_ci(name, 0, dir.as_bytes()));
+            // Every directory of executables starts with `/`.
+            let bin = name.first() == Some(&b'/')
+                && EXECUTABLE_DIRS
+                    .iter()
+                    .any(|dir| starts_with_ci(name, 0, dir.as_bytes()));
             !known && !bin
         })
 }

@@ -458,8 +458,11 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     // stripped once the framing is known (`upstream::strip_hop_by_hop`).
     let mut hop_by_hop_here = true;
     for h in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| ExchangeError::Malformed("invalid header name"))?;
+        let name = match usual_name(h.name.as_bytes()) {
+            Some(name) => name,
+            None => HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| ExchangeError::Malformed("invalid header name"))?,
+        };
         if name == header::CONNECTION {
             hop_by_hop_here &= h.value.eq_ignore_ascii_case(b"keep-alive");
         } else if name == header::TRANSFER_ENCODING {
@@ -508,6 +511,29 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
         keep_alive,
         hop_by_hop_left: !hop_by_hop_here,
     }))
+}
+
+/// The names upstreams usually send, as nginx, Apache and most frameworks spell them
+/// (lowercase or capitalised): one match on the bytes instead of `HeaderName::from_bytes`,
+/// which lowercases the name through a table and then looks it up (~200 instructions a
+/// name). Any other spelling goes through `from_bytes`, to the same name.
+fn usual_name(name: &[u8]) -> Option<HeaderName> {
+    Some(match name {
+        b"Date" | b"date" => header::DATE,
+        b"Server" | b"server" => header::SERVER,
+        b"Content-Type" | b"content-type" => header::CONTENT_TYPE,
+        b"Content-Length" | b"content-length" => header::CONTENT_LENGTH,
+        b"Connection" | b"connection" => header::CONNECTION,
+        b"Keep-Alive" | b"keep-alive" => header::HeaderName::from_static("keep-alive"),
+        b"Transfer-Encoding" | b"transfer-encoding" => header::TRANSFER_ENCODING,
+        b"Cache-Control" | b"cache-control" => header::CACHE_CONTROL,
+        b"ETag" | b"etag" => header::ETAG,
+        b"Last-Modified" | b"last-modified" => header::LAST_MODIFIED,
+        b"Vary" | b"vary" => header::VARY,
+        b"Location" | b"location" => header::LOCATION,
+        b"Content-Encoding" | b"content-encoding" => header::CONTENT_ENCODING,
+        _ => return None,
+    })
 }
 
 /// Whether a `Connection` value lists `close`, and whether it lists `keep-alive`.
@@ -1456,6 +1482,33 @@ mod tests {
             assert_eq!(trailers["x-sum"], "1");
             assert_eq!(trailers["x-other"], "2");
         }
+    }
+
+    #[test]
+    fn usual_names_are_the_names_from_bytes_reads() {
+        for name in [
+            "Date",
+            "Server",
+            "Content-Type",
+            "Content-Length",
+            "Connection",
+            "Keep-Alive",
+            "Transfer-Encoding",
+            "Cache-Control",
+            "ETag",
+            "Last-Modified",
+            "Vary",
+            "Location",
+            "Content-Encoding",
+        ] {
+            for spelling in [name.to_owned(), name.to_ascii_lowercase()] {
+                let usual = usual_name(spelling.as_bytes()).unwrap();
+                assert_eq!(usual, HeaderName::from_bytes(spelling.as_bytes()).unwrap());
+            }
+        }
+        // Other spellings and names are left to `from_bytes`.
+        assert_eq!(usual_name(b"CONTENT-LENGTH"), None);
+        assert_eq!(usual_name(b"X-Kept"), None);
     }
 
     #[test]

@@ -342,6 +342,7 @@ pub(crate) struct UpstreamHead<'a> {
 /// Whether a client's header is left out of the request to the upstream: hop-by-hop,
 /// framing (the body is framed anew), or one the gateway writes itself.
 fn replaced_or_hop_by_hop(name: &str) -> bool {
+    // One match on the text (the hop-by-hop names are those of `HOP_BY_HOP`).
     matches!(
         name,
         "host"
@@ -351,7 +352,15 @@ fn replaced_or_hop_by_hop(name: &str) -> bool {
             | "x-forwarded-host"
             | "x-request-id"
             | "transfer-encoding"
-    ) || hop_by_hop_index(name).is_some()
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "upgrade"
+    )
 }
 
 impl crate::h1_client::HeaderLines for UpstreamHead<'_> {
@@ -420,6 +429,7 @@ mod tests {
     fn every_hop_by_hop_name_is_found_by_its_text() {
         for (index, name) in HOP_BY_HOP.iter().enumerate() {
             assert_eq!(hop_by_hop_index(name.as_str()), Some(index));
+            assert!(replaced_or_hop_by_hop(name.as_str()));
         }
         assert_eq!(hop_by_hop_index("transfer-encoding"), None);
         assert_eq!(hop_by_hop_index("user-agent"), None);

@@ -216,6 +216,58 @@ pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
     best
 }
 
+/// [`sinks_in`] as it was written before its one-pass form: each word found by a search
+/// for the next name start, and `prev_code` searched backwards from it. Built for the tests
+/// and under `cargo fuzz`, which compare it with [`sinks_in`].
+#[cfg(any(test, fuzzing))]
+pub(super) fn sinks_word_by_word(text: &[u8]) -> Option<ScriptHit> {
+    let mut at = 0;
+    let mut best: Option<ScriptHit> = None;
+    while let Some(rest) = text.get(at..) {
+        let Some(rel) = rest.iter().position(|&b| WORD_START[usize::from(b)]) else {
+            break;
+        };
+        let start = at + rel;
+        let word = text.get(start..).unwrap_or(b"");
+        at = start
+            + word
+                .iter()
+                .position(|&b| !is_ident_byte(b))
+                .unwrap_or(word.len());
+        if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
+            continue;
+        }
+        let mut buf = [0u8; 32];
+        let Some(name) = text
+            .get(start..at)
+            .and_then(|w| lower_bytes_into(w, &mut buf))
+        else {
+            continue;
+        };
+        let Some((kind, score)) = sink(name) else {
+            continue;
+        };
+        let hit = match kind {
+            Sink::Call => called(text, start, at),
+            Sink::Property => property(text, start, at),
+            Sink::Global => computed_call(text, at),
+        };
+        if let Some(end) = hit {
+            let found = ScriptHit {
+                rule: "xss.script-call",
+                score,
+                start,
+                end,
+            };
+            if score >= 5 {
+                return Some(found);
+            }
+            best = best.or(Some(found));
+        }
+    }
+    best
+}
+
 /// Whether the sink word at `start..end` is called, passed or assigned as a function.
 fn called(text: &[u8], start: usize, end: usize) -> Option<usize> {
     let next = skip_ws(text, end);
@@ -412,56 +464,6 @@ mod tests {
 
     fn sink_score(text: &str) -> u16 {
         sinks(text.as_bytes()).map_or(0, |h| h.score)
-    }
-
-    /// [`sinks_in`] as it was written before its one-pass form: each word found by a search
-    /// for the next name start, and `prev_code` searched backwards from it.
-    fn sinks_word_by_word(text: &[u8]) -> Option<ScriptHit> {
-        let mut at = 0;
-        let mut best: Option<ScriptHit> = None;
-        while let Some(rest) = text.get(at..) {
-            let Some(rel) = rest.iter().position(|&b| WORD_START[usize::from(b)]) else {
-                break;
-            };
-            let start = at + rel;
-            let word = text.get(start..).unwrap_or(b"");
-            at = start
-                + word
-                    .iter()
-                    .position(|&b| !is_ident_byte(b))
-                    .unwrap_or(word.len());
-            if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
-                continue;
-            }
-            let mut buf = [0u8; 32];
-            let Some(name) = text
-                .get(start..at)
-                .and_then(|w| lower_bytes_into(w, &mut buf))
-            else {
-                continue;
-            };
-            let Some((kind, score)) = sink(name) else {
-                continue;
-            };
-            let hit = match kind {
-                Sink::Call => called(text, start, at),
-                Sink::Property => property(text, start, at),
-                Sink::Global => computed_call(text, at),
-            };
-            if let Some(end) = hit {
-                let found = ScriptHit {
-                    rule: "xss.script-call",
-                    score,
-                    start,
-                    end,
-                };
-                if score >= 5 {
-                    return Some(found);
-                }
-                best = best.or(Some(found));
-            }
-        }
-        best
     }
 
     /// The one-pass sink scan finds what the word-by-word scan found, at the same place: on

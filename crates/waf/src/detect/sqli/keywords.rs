@@ -36,6 +36,16 @@ pub(crate) fn classify(word: &[u8]) -> WordClass {
     }
 }
 
+/// [`classify`]'s keyword class and catalog flag, without the function table (for a word
+/// that cannot be called).
+pub(crate) fn keyword_and_catalog(word: &[u8]) -> (Kw, bool) {
+    let mut buf = [0u8; 32];
+    let Some(w) = lower_bytes_into(word, &mut buf) else {
+        return (WordClass::NONE.kw, WordClass::NONE.catalog);
+    };
+    (keyword_lower(w), system_catalog_lower(w))
+}
+
 /// The grammatical role of a word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kw {

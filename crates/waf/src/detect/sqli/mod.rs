@@ -84,10 +84,16 @@ fn is_plain_words(b: &[u8]) -> bool {
     }
     let called = memchr::memchr(b'(', b).is_some();
     let plain = |word: &[u8]| {
-        let class = keywords::classify(word);
-        matches!(class.kw, Kw::Plain | Kw::Compare)
-            && !class.catalog
-            && (!called || class.function == FnClass::Unknown)
+        if called {
+            let class = keywords::classify(word);
+            matches!(class.kw, Kw::Plain | Kw::Compare)
+                && !class.catalog
+                && class.function == FnClass::Unknown
+        } else {
+            // Without a `(`, the function table is not read.
+            let (kw, catalog) = keywords::keyword_and_catalog(word);
+            matches!(kw, Kw::Plain | Kw::Compare) && !catalog
+        }
     };
     let mut start = 0;
     loop {

@@ -18,6 +18,7 @@ mod activity;
 mod admin;
 pub mod batch;
 mod body;
+mod deadline;
 mod decision;
 mod department;
 mod error;

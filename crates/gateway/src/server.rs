@@ -62,6 +62,14 @@ impl Shared {
         &self.upstreams[worker.min(self.upstreams.len() - 1)]
     }
 
+    /// Answer 504 for every worker's exchanges whose response deadline has passed.
+    pub(crate) fn sweep_response_deadlines(&self) {
+        let now = std::time::Instant::now();
+        for upstreams in &self.upstreams {
+            upstreams.sweep_deadlines(now);
+        }
+    }
+
     /// Close every worker's upstream connections that have been idle too long.
     pub(crate) fn close_idle_upstreams(&self) {
         for upstreams in &self.upstreams {
@@ -240,12 +248,15 @@ impl Gateway {
         let flusher_shared = Arc::clone(&shared);
         let flusher_stop = finish.clone();
         let flusher = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            // Every 100 ms: the exchange log flushed, response deadlines swept (how late a
+            // response timeout may fire: `deadline`).
+            let mut tick = tokio::time::interval(crate::deadline::SWEEP_PERIOD);
             let mut ticks = 0u32;
             loop {
                 tokio::select! {
                     () = flusher_stop.cancelled() => break,
                     _ = tick.tick() => {
+                        flusher_shared.sweep_response_deadlines();
                         flusher_shared.log.flush();
                         ticks = ticks.wrapping_add(1);
                         if ticks.is_multiple_of(50) {

@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 use wardgate_policy::UpstreamSettings;
 
 use crate::body::{BodyProgress, ForwardBody, ResponseBody};
+use crate::deadline::Deadlines;
 use crate::error::GatewayError;
 use crate::pool::{Pool, PoolError};
 
@@ -25,9 +26,11 @@ pub enum ForwardError {
     Body,
 }
 
-/// The pooled connections towards every upstream (one `Upstreams` per worker thread).
+/// The pooled connections towards every upstream (one `Upstreams` per worker thread), and
+/// the response deadlines of the exchanges on them.
 pub struct Upstreams {
     pool: Pool,
+    deadlines: Deadlines,
 }
 
 /// TLS towards `https://` upstreams: the hospital CAs given plus the public web roots.
@@ -56,7 +59,14 @@ impl Upstreams {
     pub fn new(tls: &rustls::ClientConfig) -> Self {
         Upstreams {
             pool: Pool::new(tls),
+            deadlines: Deadlines::default(),
         }
+    }
+
+    /// Time out the exchanges whose response deadline has passed (called every
+    /// [`crate::deadline::SWEEP_PERIOD`]).
+    pub(crate) fn sweep_deadlines(&self, now: std::time::Instant) {
+        self.deadlines.sweep(now);
     }
 
     /// Close kept connections that have been idle too long (called every few seconds).
@@ -80,7 +90,7 @@ impl Upstreams {
         let timeout = settings.response_timeout;
         let deadline = async {
             body.ended().await;
-            tokio::time::sleep(timeout).await;
+            self.deadlines.expiry(timeout).await;
         };
         let answer = tokio::select! {
             // The answer first (no random pick per poll); the deadline is polled as well.

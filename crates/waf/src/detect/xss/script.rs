@@ -185,29 +185,8 @@ pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
         if prose {
             continue;
         }
-        let mut buf = [0u8; 32];
-        let Some(name) = text
-            .get(start..at)
-            .and_then(|w| lower_bytes_into(w, &mut buf))
-        else {
-            continue;
-        };
-        let Some((kind, score)) = sink(name) else {
-            continue;
-        };
-        let hit = match kind {
-            Sink::Call => called(text, start, at),
-            Sink::Property => property(text, start, at),
-            Sink::Global => computed_call(text, at),
-        };
-        if let Some(end) = hit {
-            let found = ScriptHit {
-                rule: "xss.script-call",
-                score,
-                start,
-                end,
-            };
-            if score >= 5 {
+        if let Some(found) = sink_hit(text, start, at) {
+            if found.score >= 5 {
                 return Some(found);
             }
             best = best.or(Some(found));
@@ -237,35 +216,35 @@ pub(super) fn sinks_word_by_word(text: &[u8]) -> Option<ScriptHit> {
         if prev_code(text, start).is_some_and(|p| !js_punct(p)) {
             continue;
         }
-        let mut buf = [0u8; 32];
-        let Some(name) = text
-            .get(start..at)
-            .and_then(|w| lower_bytes_into(w, &mut buf))
-        else {
-            continue;
-        };
-        let Some((kind, score)) = sink(name) else {
-            continue;
-        };
-        let hit = match kind {
-            Sink::Call => called(text, start, at),
-            Sink::Property => property(text, start, at),
-            Sink::Global => computed_call(text, at),
-        };
-        if let Some(end) = hit {
-            let found = ScriptHit {
-                rule: "xss.script-call",
-                score,
-                start,
-                end,
-            };
-            if score >= 5 {
+        if let Some(found) = sink_hit(text, start, at) {
+            if found.score >= 5 {
                 return Some(found);
             }
             best = best.or(Some(found));
         }
     }
     best
+}
+
+/// The finding for the word at `start..end` (not preceded by prose): a sink name that is
+/// called, passed, assigned or indexed as code.
+fn sink_hit(text: &[u8], start: usize, end: usize) -> Option<ScriptHit> {
+    let mut buf = [0u8; 32];
+    let name = text
+        .get(start..end)
+        .and_then(|w| lower_bytes_into(w, &mut buf))?;
+    let (kind, score) = sink(name)?;
+    let hit = match kind {
+        Sink::Call => called(text, start, end),
+        Sink::Property => property(text, start, end),
+        Sink::Global => computed_call(text, end),
+    }?;
+    Some(ScriptHit {
+        rule: "xss.script-call",
+        score,
+        start,
+        end: hit,
+    })
 }
 
 /// Whether the sink word at `start..end` is called, passed or assigned as a function.

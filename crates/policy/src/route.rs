@@ -85,35 +85,125 @@ pub fn is_normal_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
+    // One pass over the bytes (this runs on every request): each `/` ends a segment, which
+    // must be neither empty nor a dot segment; the last segment may be empty (a trailing
+    // slash) but not a dot segment.
     let bytes = rest.as_bytes();
-    if bytes.contains(&b'\\') {
-        return false;
-    }
-    // Checked without allocating: this runs on every request.
-    let encoded_separator = bytes.windows(3).any(|w| {
-        w[0] == b'%'
-            && matches!(
-                [w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()],
-                [b'2', b'f'] | [b'5', b'c'] | [b'2', b'e'] | [b'0', b'0']
-            )
-    });
-    if encoded_separator {
-        return false;
-    }
-    // The last segment may be empty (a trailing slash); no other may.
-    let mut segments = rest.split('/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if matches!(segment, "." | "..") || (segment.is_empty() && !last) {
-            return false;
+    let mut segment_start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'/' => {
+                if at == segment_start || is_dot_segment(&bytes[segment_start..at]) {
+                    return false;
+                }
+                segment_start = at + 1;
+            }
+            b'\\' => return false,
+            b'%' if encodes_separator(bytes.get(at + 1..at + 3)) => return false,
+            _ => {}
         }
     }
-    true
+    !is_dot_segment(&bytes[segment_start..])
+}
+
+fn is_dot_segment(segment: &[u8]) -> bool {
+    matches!(segment, b"." | b"..")
+}
+
+/// Whether the two hex digits after a `%` encode `/`, `\`, `.` or NUL.
+fn encodes_separator(digits: Option<&[u8]>) -> bool {
+    matches!(
+        digits,
+        Some([b'2', b'f' | b'F' | b'e' | b'E'] | [b'5', b'c' | b'C'] | [b'0', b'0'])
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::is_normal_path;
+
+    /// The form this check had before its one pass (three scans and a split), kept to test
+    /// the one pass against.
+    fn is_normal_path_by_scans(path: &str) -> bool {
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
+        let bytes = rest.as_bytes();
+        if bytes.contains(&b'\\') {
+            return false;
+        }
+        let encoded_separator = bytes.windows(3).any(|w| {
+            w[0] == b'%'
+                && matches!(
+                    [w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()],
+                    [b'2', b'f'] | [b'5', b'c'] | [b'2', b'e'] | [b'0', b'0']
+                )
+        });
+        if encoded_separator {
+            return false;
+        }
+        let mut segments = rest.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            let last = segments.peek().is_none();
+            if matches!(segment, "." | "..") || (segment.is_empty() && !last) {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn the_one_pass_judges_every_short_path_as_the_scans_did() {
+        // Every path of `/` and up to five characters over the characters that matter
+        // (separators, dots, percent escapes in both cases, ordinary ones), plus samples.
+        const ALPHABET: &[u8] = b"/.%\\2fFeE5cC0ax";
+        let mut normal = 0usize;
+        let mut judged = 0usize;
+        let mut path = String::new();
+        for length in 0..=5u32 {
+            for mut n in 0..ALPHABET.len().pow(length) {
+                path.clear();
+                path.push('/');
+                for _ in 0..length {
+                    path.push(char::from(ALPHABET[n % ALPHABET.len()]));
+                    n /= ALPHABET.len();
+                }
+                let one_pass = is_normal_path(&path);
+                assert_eq!(one_pass, is_normal_path_by_scans(&path), "{path:?}");
+                normal += usize::from(one_pass);
+                judged += 1;
+            }
+        }
+        // Both answers occur many times (the comparison is not of constants).
+        assert!(
+            normal > 10_000 && judged - normal > 10_000,
+            "{normal} of {judged}"
+        );
+        for path in [
+            "",
+            "emergency/fhir",
+            "/emergency/fhir/Patient/1",
+            "/emergency/fhir/Patient/1/",
+            "/a/b/c/../d",
+            "/a/b/c/..",
+            "/a/b/c/.",
+            "/a/b/c/...",
+            "/a/b/c/.x",
+            "/a/%2",
+            "/a/%",
+            "/a/%2F",
+            "/a/%5C",
+            "/a/%00/b",
+            "/a/%41/b",
+            "/\u{e9}/\u{fc}%2e",
+        ] {
+            assert_eq!(
+                is_normal_path(path),
+                is_normal_path_by_scans(path),
+                "{path:?}"
+            );
+        }
+    }
 
     #[test]
     fn normal_paths_only() {

@@ -193,23 +193,53 @@ pub fn classify(
     path_after_base: &str,
     query: Option<&str>,
 ) -> Result<FhirRequest, RestError> {
+    // Every path FHIR defines has at most four segments: the first five are enough to tell
+    // (a fifth makes it `UnknownPath`, as any longer path is), and they fit on the stack
+    // instead of a vector allocated per request.
+    let mut segments = [""; 5];
+    let mut count = 0;
+    for (slot, segment) in segments.iter_mut().zip(non_empty_segments(path_after_base)) {
+        *slot = segment;
+        count += 1;
+    }
+    classify_segments(method, segments.get(..count).unwrap_or_default(), query)
+}
+
+/// The non-empty segments of a path, in order.
+fn non_empty_segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_matches('/').split('/').filter(|s| !s.is_empty())
+}
+
+/// [`classify`] as it was written before its segments were collected on the stack: all of
+/// them, in a vector (for the tests and the fuzz target that compare the two).
+#[cfg(any(test, fuzzing))]
+pub fn classify_all_segments(
+    method: &str,
+    path_after_base: &str,
+    query: Option<&str>,
+) -> Result<FhirRequest, RestError> {
+    let segments: Vec<&str> = non_empty_segments(path_after_base).collect();
+    classify_segments(method, &segments, query)
+}
+
+/// [`classify`] on the path's non-empty segments.
+fn classify_segments(
+    method: &str,
+    segments: &[&str],
+    query: Option<&str>,
+) -> Result<FhirRequest, RestError> {
     let method = if method.eq_ignore_ascii_case("HEAD") {
         "GET"
     } else {
         method
     };
-    let segments: Vec<&str> = path_after_base
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
     let not_allowed = |what: &'static str| RestError::MethodNotAllowed {
         method: method.to_owned(),
         what,
     };
     let has_query = query.is_some_and(|q| !q.is_empty());
 
-    match segments.as_slice() {
+    match segments {
         [] => match method {
             "GET" => Ok(FhirRequest::new(Interaction::SearchSystem)),
             "POST" => Ok(FhirRequest::new(Interaction::Batch)),
@@ -353,6 +383,58 @@ fn operation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_on_the_stack_classify_as_all_segments_did() {
+        let pieces = [
+            "Patient",
+            "123",
+            "_history",
+            "2",
+            "_search",
+            "$everything",
+            "metadata",
+            "*",
+            "Observation",
+            "bad id",
+            "Nope",
+            "$",
+            "",
+            "//",
+        ];
+        let mut paths = vec![String::new(), "/".to_owned(), "//".to_owned()];
+        for a in pieces {
+            paths.push(format!("/{a}"));
+            for b in pieces {
+                paths.push(format!("/{a}/{b}"));
+                for c in ["Patient", "_history", "$x", "*", "7", ""] {
+                    paths.push(format!("/{a}/{b}/{c}"));
+                    for d in ["3", "_history", "", "Observation"] {
+                        paths.push(format!("/{a}/{b}/{c}/{d}"));
+                        paths.push(format!("/{a}/{b}/{c}/{d}/4"));
+                        paths.push(format!("{a}/{b}/{c}/{d}/_history/5/"));
+                    }
+                }
+            }
+        }
+        let mut classified = 0;
+        for path in &paths {
+            for method in [
+                "GET", "HEAD", "head", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+            ] {
+                for query in [None, Some(""), Some("identifier=x|1")] {
+                    let new = classify(method, path, query);
+                    classified += usize::from(new.is_ok());
+                    assert_eq!(
+                        new,
+                        classify_all_segments(method, path, query),
+                        "{method} {path} {query:?}"
+                    );
+                }
+            }
+        }
+        assert!(classified > 1_000, "{classified}");
+    }
 
     fn interaction(method: &str, path: &str, query: Option<&str>) -> Interaction {
         match classify(method, path, query) {

@@ -8,6 +8,8 @@
 mod grammar;
 mod table;
 
+#[cfg(fuzzing)]
+pub use grammar::one_pass_checks_agree;
 pub use grammar::{PREFIXES, validate_value};
 pub use table::param_type;
 

@@ -13,7 +13,8 @@ use crate::verdict::{FhirIssue, bounded};
 pub(crate) struct FhirContext {
     /// The interaction, when the path under the base is one.
     pub request: Option<FhirRequest>,
-    /// The resource type the path names (also when the rest of the path is not valid).
+    /// The resource type the path names when the path is not an interaction (when it is one,
+    /// the interaction's type is the type: not copied here).
     resource_type: Option<String>,
     /// Whether the path has the `/{department}/fhir` base (its first two segments).
     pub has_base: bool,
@@ -36,7 +37,6 @@ impl FhirContext {
         let after_base = segments.next().unwrap_or("");
         match classify(method, after_base, query) {
             Ok(request) => {
-                context.resource_type = request.resource_type.clone();
                 context.request = Some(request);
                 (context, None)
             }
@@ -50,7 +50,10 @@ impl FhirContext {
 
     /// The resource type the request addresses.
     pub fn resource_type(&self) -> Option<&str> {
-        self.resource_type.as_deref()
+        match &self.request {
+            Some(request) => request.resource_type.as_deref(),
+            None => self.resource_type.as_deref(),
+        }
     }
 
     /// The `resourceType` a body must have: the path's type on create and update, `Bundle` on

@@ -111,6 +111,10 @@ pub(super) fn check_result_parameter(
         }
     };
     let list_of = |value: &str, item: fn(&str) -> bool| value.split(',').all(item);
+    // Every name below starts with `_`: other names (most of a search's) are not compared.
+    if !parsed.base.starts_with('_') {
+        return Ok(None);
+    }
     match parsed.base {
         "_count" | "_offset" => conforms(is_unsigned(value), "non-negative whole number"),
         "_sort" => conforms(
@@ -159,8 +163,33 @@ fn no_modifier(
     }
 }
 
-/// Split on commas that are not escaped with a backslash.
+/// Split on commas that are not escaped with a backslash, one piece at a time (the pieces of
+/// `split_alternatives_at_once`, without collecting them: most values have one).
 fn split_alternatives(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        // A piece starts after an unescaped comma (or at the start): nothing is escaped there.
+        let mut escaped = false;
+        for (i, &b) in current.as_bytes().iter().enumerate() {
+            match b {
+                b'\\' if !escaped => escaped = true,
+                b',' if !escaped => {
+                    rest = current.get(i + 1..);
+                    return current.get(..i);
+                }
+                _ => escaped = false,
+            }
+        }
+        rest = None;
+        Some(current)
+    })
+}
+
+/// [`split_alternatives`] as it was written before: every piece collected first (for the tests
+/// that compare the two).
+#[cfg(any(test, fuzzing))]
+fn split_alternatives_at_once(value: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut escaped = false;
     let mut pieces = Vec::new();
@@ -271,12 +300,53 @@ fn is_date(value: &str) -> bool {
     }
 }
 
-/// Characters of a URI that cannot start markup, strings or statements.
+/// Characters of a URI that cannot start markup, strings or statements ([`URI_BYTE`] as it
+/// was written before, for the tests that compare the two).
+#[cfg(any(test, fuzzing))]
 fn is_uri_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~:/?#@!$&*+=%".contains(&b)
 }
 
+/// Bytes as a table (index: byte): the characters of a URI that cannot start markup, strings
+/// or statements.
+static URI_BYTE: [bool; 256] = byte_table(b"-._~:/?#@!$&*+=%");
+
+/// Bytes as a table (index: byte): the ASCII letters and digits and `extra`.
+const fn byte_table(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// URI bytes only, without `..` or `$(`, in one pass (`$(` cannot occur: `(` is not a URI
+/// byte; it is checked all the same, as `is_uri_by_parts` does).
 fn is_uri(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.is_empty() || b.len() > 2048 {
+        return false;
+    }
+    let mut prev = 0u8;
+    for &c in b {
+        if !URI_BYTE[usize::from(c)] || (prev == b'.' && c == b'.') || (prev == b'$' && c == b'(') {
+            return false;
+        }
+        prev = c;
+    }
+    true
+}
+
+/// [`is_uri`] as it was written before its one pass (for the tests that compare the two).
+#[cfg(any(test, fuzzing))]
+fn is_uri_by_parts(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 2048
         && value.bytes().all(is_uri_byte)
@@ -295,13 +365,35 @@ fn is_token(value: &str) -> bool {
         None => (None, value),
     };
     let system_ok = system.is_none_or(|s| s.is_empty() || is_uri(s) && !s.contains('|'));
-    let code_ok = code
-        .bytes()
+    let code_ok = is_code(code);
+    system_ok && code_ok && (system.is_some() || !code.is_empty())
+}
+
+/// Bytes as a table (index: byte): what a token's code may hold.
+static CODE_BYTE: [bool; 256] = byte_table(b" ._-:/@+#");
+
+/// A token's code: letters, digits and ` ._-:/@+#`, no space at either end, no two spaces in a
+/// row (one pass).
+fn is_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    let mut prev = 0u8;
+    for &c in b {
+        if !CODE_BYTE[usize::from(c)] || (prev == b' ' && c == b' ') {
+            return false;
+        }
+        prev = c;
+    }
+    b.first() != Some(&b' ') && b.last() != Some(&b' ')
+}
+
+/// [`is_code`] as it was written before its one pass (for the tests that compare the two).
+#[cfg(any(test, fuzzing))]
+fn is_code_by_parts(code: &str) -> bool {
+    code.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b" ._-:/@+#".contains(&b))
         && !code.starts_with(' ')
         && !code.ends_with(' ')
-        && !code.contains("  ");
-    system_ok && code_ok && (system.is_some() || !code.is_empty())
+        && !code.contains("  ")
 }
 
 fn is_id_or_reference(value: &str) -> bool {
@@ -324,7 +416,7 @@ fn is_reference(value: &str) -> bool {
     }) {
         return false;
     }
-    let relative = match url.split_once("://") {
+    let relative = match split_scheme(url) {
         Some((scheme, rest)) => {
             if !matches!(scheme, "http" | "https") || !is_uri(rest) || rest.contains("//") {
                 return false;
@@ -333,14 +425,38 @@ fn is_reference(value: &str) -> bool {
         }
         None => url,
     };
-    let parts: Vec<&str> = relative.split('/').collect();
-    match parts.as_slice() {
-        [t, id] => crate::is_resource_type(t) && crate::is_valid_id(id),
-        [t, id, "_history", vid] => {
+    // The parts between `/`, as far as a fifth (`Split` is fused: `None` once it ends).
+    let mut parts = relative.split('/');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(t), Some(id), None, None, None) => {
+            crate::is_resource_type(t) && crate::is_valid_id(id)
+        }
+        (Some(t), Some(id), Some("_history"), Some(vid), None) => {
             crate::is_resource_type(t) && crate::is_valid_id(id) && crate::is_valid_id(vid)
         }
         _ => false,
     }
+}
+
+/// `url.split_once("://")`, found from each `:` (a search for one byte) instead of with a
+/// substring searcher.
+fn split_scheme(url: &str) -> Option<(&str, &str)> {
+    let b = url.as_bytes();
+    let mut from = 0;
+    while let Some(at) = b.get(from..)?.iter().position(|&c| c == b':') {
+        let colon = from + at;
+        if b.get(colon + 1..colon + 3) == Some(b"//") {
+            return Some((url.get(..colon)?, url.get(colon + 3..)?));
+        }
+        from = colon + 1;
+    }
+    None
 }
 
 /// `[prefix]number[|system|code]` or `number||code`.
@@ -395,4 +511,140 @@ fn is_media_type(value: &str) -> bool {
             && value
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/+.-;= ".contains(&b))
+}
+
+/// [`is_reference`] as it was written before (a vector of parts, `split_once("://")`), for
+/// the tests and the fuzz target that compare the two.
+#[cfg(any(test, fuzzing))]
+fn is_reference_by_parts(value: &str) -> bool {
+    if crate::is_valid_id(value) {
+        return true;
+    }
+    let (url, version) = match value.split_once('|') {
+        Some((u, v)) => (u, Some(v)),
+        None => (value, None),
+    };
+    if version.is_some_and(|v| {
+        !v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    }) {
+        return false;
+    }
+    let relative = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            return matches!(scheme, "http" | "https") && is_uri(rest) && !rest.contains("//");
+        }
+        None => url,
+    };
+    let parts: Vec<&str> = relative.split('/').collect();
+    match parts.as_slice() {
+        [t, id] => crate::is_resource_type(t) && crate::is_valid_id(id),
+        [t, id, "_history", vid] => {
+            crate::is_resource_type(t) && crate::is_valid_id(id) && crate::is_valid_id(vid)
+        }
+        _ => false,
+    }
+}
+
+/// Whether every one-pass check gives what the form it replaced gives on `value` (URI, code,
+/// scheme split, reference, alternatives): for the tests and the fuzz target.
+#[cfg(any(test, fuzzing))]
+pub fn one_pass_checks_agree(value: &str) -> bool {
+    is_uri(value) == is_uri_by_parts(value)
+        && is_code(value) == is_code_by_parts(value)
+        && split_scheme(value) == value.split_once("://")
+        && is_reference(value) == is_reference_by_parts(value)
+        && split_alternatives(value).eq(split_alternatives_at_once(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of every shape the grammars read: URIs, tokens, references, escapes, spaces.
+    fn samples() -> Vec<String> {
+        let mut out: Vec<String> = [
+            "",
+            " ",
+            "  ",
+            "a",
+            "a b",
+            "a  b",
+            " a",
+            "a ",
+            ",",
+            ",,",
+            "a,b",
+            "a\\,b",
+            "a\\\\,b",
+            "\\",
+            "a\\",
+            "..",
+            "a..b",
+            "a.b",
+            "$(",
+            "$x",
+            "$",
+            "a$(b)",
+            "http://loinc.org",
+            "http://loinc.org|718-7",
+            "http://x..y|1",
+            "urn:oid:1.2.3|MRN-OBRIEN",
+            "|code",
+            "system|",
+            "a|b|c",
+            "Patient/1",
+            "Patient/1/_history/2",
+            "Patient/1/_history",
+            "Patient/1/x/2",
+            "Patient/1/_history/2/3",
+            "Patient//1",
+            "/Patient/1",
+            "Patient/",
+            "Nope/1",
+            "patient/1",
+            "https://h.org/fhir/Patient/7",
+            "ftp://h/Patient/7",
+            "https://h.org//x",
+            "https:/h",
+            "a://b://c",
+            ":",
+            "::",
+            "://",
+            "a:/",
+            "x:y://z",
+            "Patient/1|1.0",
+            "Patient/1|1 0",
+            "https://h/Q|2",
+            "1:/",
+            "a:b:c",
+            "café",
+            "a\u{0}b",
+            "<script>",
+            "1' or '1'='1",
+            "http://h.org/a%20b",
+            "x#y",
+            "x@y",
+            "x+y",
+            "x y z",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        out.push("x".repeat(2048));
+        out.push("x".repeat(2049));
+        out
+    }
+
+    #[test]
+    fn one_pass_checks_are_the_checks_they_replaced() {
+        let samples = samples();
+        let mut references = 0;
+        for value in &samples {
+            let v = value.as_str();
+            assert!(one_pass_checks_agree(v), "{v:?}");
+            references += usize::from(is_reference(v));
+        }
+        assert!(references >= 5, "{references}");
+    }
 }

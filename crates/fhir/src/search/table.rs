@@ -8,7 +8,13 @@ use super::SearchParamType::{self, *};
 
 /// The type of parameter `name` on `resource_type` (`Resource` for the common parameters only).
 pub fn param_type(resource_type: &str, name: &str) -> Option<SearchParamType> {
-    lookup(COMMON, name).or_else(|| lookup(type_params(resource_type), name))
+    // Every common parameter starts with `_` (tested): other names are not searched there.
+    let common = if name.starts_with('_') {
+        lookup(COMMON, name)
+    } else {
+        None
+    };
+    common.or_else(|| lookup(type_params(resource_type), name))
 }
 
 fn lookup(table: &[(&str, SearchParamType)], name: &str) -> Option<SearchParamType> {
@@ -1011,6 +1017,11 @@ mod tests {
 
     fn sorted(table: &[(&str, SearchParamType)]) -> bool {
         table.windows(2).all(|w| w[0].0 < w[1].0)
+    }
+
+    #[test]
+    fn common_parameters_start_with_an_underscore() {
+        assert!(COMMON.iter().all(|(name, _)| name.starts_with('_')));
     }
 
     #[test]

@@ -335,3 +335,36 @@ fn unknown_departments_and_unserved_types_are_denied() {
         "department 'emergency' does not serve ImagingStudy: it is served by /radiology/fhir"
     );
 }
+
+#[test]
+fn an_allowed_request_says_what_was_allowed_where() {
+    let doc = who("user/*.cruds", &["physician"], &["emergency"]);
+    let read = decide(
+        &AccessPolicy::hospital_default(),
+        &doc,
+        "emergency",
+        "GET",
+        "/Patient/p1",
+        &[],
+        None,
+    );
+    assert!(read.allowed, "{}", read.reason);
+    assert_eq!(read.rule, Rule::Scope);
+    assert_eq!(
+        read.reason,
+        "read on Patient allowed by scope in department 'emergency'"
+    );
+    let search = decide(
+        &AccessPolicy::hospital_default(),
+        &doc,
+        "emergency",
+        "GET",
+        "/Observation",
+        &[("code", "x")],
+        None,
+    );
+    assert_eq!(
+        search.reason,
+        "search-type on Observation allowed by scope in department 'emergency'"
+    );
+}

@@ -23,7 +23,9 @@
 # install oha, for the fixed-rate run). Prints requests/s and p50/p99 latency for each, the
 # ratios wardgate/nginx and wardgate/direct, and the p99 latency wardgate adds at half of its
 # saturation rate. The load generator shares the machine's cores with the servers: compare
-# the ratios of one run, not absolute numbers across machines.
+# the ratios of one run, not absolute numbers across machines. It also prints each proxy's CPU
+# time per request at saturation (user space and kernel, from /proc/PID/task/*/stat): on a
+# machine where other work runs, requests/s moves with that work, CPU per request much less.
 #
 # The fixed-rate runs last FIXED_SECONDS (30 s by default): oha counts latency from when each
 # request was due (--latency-correction), and its 50 connections and TLS handshakes are made
@@ -189,15 +191,37 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-# One saturation run with wrk: "rps p50_ms p99_ms".
+# proxy_ticks NAME: "user system" clock ticks used so far by every thread of the proxy under
+# test (wardgate's process; nginx's master and workers), from /proc; "0 0" for direct.
+proxy_ticks() {
+  local pids
+  case $1 in
+    wardgate) pids=$WARDGATE_PID ;;
+    nginx) pids="$(cat "$WORK/nginx-proxy.pid") $(pgrep -P "$(cat "$WORK/nginx-proxy.pid")" | tr '\n' ' ')" ;;
+    *) echo "0 0"; return ;;
+  esac
+  # The comm field may hold spaces: count the fields after its closing parenthesis.
+  for pid in $pids; do cat /proc/"$pid"/task/*/stat 2>/dev/null; done |
+    awk '{sub(/^.*\) /, ""); u += $12; s += $13} END {print u + 0, s + 0}'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# One saturation run with wrk: "rps p50_ms p99_ms user_us sys_us", the last two the proxy's CPU
+# time per request over the run (user space and kernel; 0 for direct). Unlike requests/s, CPU
+# per request hardly moves when other work takes the proxy's core away for a while.
 saturate() {
-  local name=$1 port=$2 round=$3 out
+  local name=$1 port=$2 round=$3 out before after
   # Tokens live 5 minutes: a fresh one for each run.
   TOKEN=$(bench_token)
+  before=$(proxy_ticks "$name")
   out=$("${LOADGEN[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$port$PATH_UNDER_TEST")
+  after=$(proxy_ticks "$name")
   echo "$out" > "$WORK/wrk-$name-$round.txt"
   if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
-  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}' | to_ms) $(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)"
+  echo "$(echo "$out" | awk '/^Requests\/sec:/ {print $2}') $(echo "$out" | awk '$1=="50%" {print $2}' | to_ms) $(echo "$out" | awk '$1=="99%" {print $2}' | to_ms)" \
+    "$(echo "$out" | awk -v b="$before" -v a="$after" -v hz="$CLK_TCK" '/ requests in / {
+        split(b, x, " "); split(a, y, " ");
+        printf "%.2f %.2f", (y[1] - x[1]) / hz * 1e6 / $1, (y[2] - x[2]) / hz * 1e6 / $1 }')"
 }
 
 # One fixed-rate run with oha: "p50_ms p99_ms".
@@ -209,7 +233,7 @@ fixed_rate() {
   echo "$json" | python3 -c 'import json,sys; p=json.load(sys.stdin)["latencyPercentiles"]; print("%.3f %.3f" % (p["p50"]*1000, p["p99"]*1000))'
 }
 
-declare -A RPS P50 P99 FIXED_P50 FIXED_P99
+declare -A RPS P50 P99 FIXED_P50 FIXED_P99 CPU_USER CPU_SYS
 TARGETS=("direct $DIRECT_PORT" "nginx $NGINX_PORT" "wardgate $WARDGATE_PORT")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
@@ -222,6 +246,8 @@ for name in direct nginx wardgate; do
   RPS[$name]=$(awk '{print $1}' "$WORK/sat-$name.txt" | median)
   P50[$name]=$(awk '{print $2}' "$WORK/sat-$name.txt" | median)
   P99[$name]=$(awk '{print $3}' "$WORK/sat-$name.txt" | median)
+  CPU_USER[$name]=$(awk '{print $4}' "$WORK/sat-$name.txt" | median)
+  CPU_SYS[$name]=$(awk '{print $5}' "$WORK/sat-$name.txt" | median)
 done
 HALF=$(awk -v r="${RPS[wardgate]}" 'BEGIN {printf "%d", r/2}')
 for round in $(seq "$FIXED_ROUNDS"); do
@@ -257,4 +283,8 @@ echo "p99 added by nginx    at $HALF req/s (nginx - direct):    $(awk -v a="${FI
 for name in direct nginx wardgate; do
   echo "p99 ms @$HALF/s per round, $name: $(awk '{printf "%s ", $2}' "$WORK/fixed-$name.txt")"
 done
+for name in nginx wardgate; do
+  echo "CPU per request at saturation, $name: user ${CPU_USER[$name]} us + system ${CPU_SYS[$name]} us (median; per round: $(awk '{printf "%s+%s ", $4, $5}' "$WORK/sat-$name.txt"))"
+done
+echo "CPU per request wardgate/nginx: user $(ratio "${CPU_USER[wardgate]}" "${CPU_USER[nginx]}"), user + system $(awk -v a="${CPU_USER[wardgate]}" -v b="${CPU_SYS[wardgate]}" -v c="${CPU_USER[nginx]}" -v d="${CPU_SYS[nginx]}" 'BEGIN {printf "%.2f", (a + b) / (c + d)}')"
 echo "wardgate exchange records written: $(wc -l < "$WORK/wardgate-exchanges.jsonl")"

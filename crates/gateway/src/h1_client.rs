@@ -206,8 +206,11 @@ impl Connection {
         // it. Written at once, each request found the upstream asleep again and paid the
         // wake-up (an inter-processor interrupt, costly on a VM): measured with the proxy
         // alone on one core, 20% fewer requests/s than hyper's client, whose connection tasks
-        // wrote after the turn's requests (bench/results/gateway-2026-11-29h.md).
-        tokio::task::yield_now().await;
+        // wrote after the turn's requests (bench/results/gateway-2026-11-29h.md). The task
+        // goes to the back of the run queue rather than through `tokio::task::yield_now`,
+        // which defers it until the worker has polled its event loop once more (an
+        // `epoll_wait` and a timer-wheel pass per turn, per request on a lone connection).
+        BackOfTheQueue::default().await;
         let written = self.write_request(body).await;
         let head = match (written, self.read_head().await) {
             (Ok(()), head) => head?,
@@ -326,6 +329,27 @@ impl Connection {
             self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
         }
         Poll::Ready(Ok(read))
+    }
+}
+
+/// Pending once, having woken its own task: the task is put at the back of its worker's run
+/// queue, behind the tasks already ready this turn, and runs again after them without the
+/// worker polling its event loop in between.
+#[derive(Default)]
+struct BackOfTheQueue {
+    queued: bool,
+}
+
+impl std::future::Future for BackOfTheQueue {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queued {
+            return Poll::Ready(());
+        }
+        self.queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -1068,6 +1092,36 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
     use tokio::sync::oneshot;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_write_waits_behind_the_tasks_already_ready_and_not_longer() {
+        // Two exchanges ready in the same turn: the first, at the point of writing its
+        // request, lets the second run before it goes on.
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let note = |order: &Arc<Mutex<Vec<&'static str>>>, what| order.lock().unwrap().push(what);
+        let first = {
+            let order = Arc::clone(&order);
+            tokio::spawn(async move {
+                note(&order, "first ready");
+                BackOfTheQueue::default().await;
+                note(&order, "first writes");
+            })
+        };
+        let second = {
+            let order = Arc::clone(&order);
+            tokio::spawn(async move { note(&order, "second ready") })
+        };
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["first ready", "second ready", "first writes"]
+        );
+        // Alone, it goes on at once: it needs no event (no timer, no I/O) to be woken.
+        tokio::time::timeout(std::time::Duration::from_secs(5), BackOfTheQueue::default())
+            .await
+            .unwrap();
+    }
 
     /// A connection to an upstream on a real socket that reads one request (head and a
     /// Content-Length body), hands its bytes back, writes `answer`, then keeps the connection

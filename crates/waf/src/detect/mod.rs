@@ -295,13 +295,16 @@ pub fn detect_with(detector: Detector, value: &str, paranoia: u8, findings: &mut
 }
 
 /// [`detect_with`] for the SQL and shell detectors without the shortcuts that skip their
-/// lexers (each argued where it is defined), for the fuzz targets that compare the two.
+/// lexers, and for the XSS detectors without the byte-presence shortcuts that skip their rules
+/// (each argued where it is defined), for the fuzz targets that compare the two.
 /// Built only under `cargo fuzz`, which sets `--cfg fuzzing`.
 #[cfg(fuzzing)]
 pub fn detect_without_shortcuts(detector: Detector, value: &str, findings: &mut Vec<Finding>) {
     match detector {
         Detector::Sqli => sqli::detect_in(value, findings),
         Detector::Shell => shell::detect_in(value, findings),
+        Detector::Xss => xss::detect_in(value, xss::Scope::Full, findings),
+        Detector::ClinicalMarkup => xss::detect_in(value, xss::Scope::Markup, findings),
         other => detect_with(other, value, 1, findings),
     }
 }

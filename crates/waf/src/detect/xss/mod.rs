@@ -92,11 +92,38 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     }) {
         return;
     }
+    // A value of ASCII without any of these bytes has no markup and nothing but the sink scan
+    // can read it (User-Agents, units, codes with `.` or parentheses): no tag (each starts at
+    // `<`), so no tag finding, no data document and no tag-stripped text, and the clinical
+    // scope ends there; no Latin-1 fold (non-ASCII); no script URL (`:`); no processing
+    // instruction or declaration (`<`, or `]]>`, which needs `>`); no encoded `<` (`&`, `%`,
+    // `\`); no UTF-7 tag (`+`); no attribute break (`=`); no template (`{`). Only the sink
+    // scan runs, as `detect_in` runs it (its hit is pushed whatever its score).
+    if !any_byte(value.as_bytes(), |b| {
+        (b >= 0x80)
+            | (b == b'<')
+            | (b == b'>')
+            | (b == b':')
+            | (b == b'&')
+            | (b == b'%')
+            | (b == b'\\')
+            | (b == b'+')
+            | (b == b'=')
+            | (b == b'{')
+    }) {
+        if scope == Scope::Full
+            && let Some(hit) = script::sinks(value.as_bytes())
+        {
+            push(findings, hit.rule, hit.score, hit.start, hit.end);
+        }
+        return;
+    }
     detect_in(value, scope, findings);
 }
 
-/// [`detect`] without the byte-presence shortcut.
-fn detect_in(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
+/// [`detect`] without its byte-presence shortcuts (for the tests and the fuzz target that
+/// compare the two).
+pub(super) fn detect_in(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     let text = value.as_bytes();
     let before = findings.len();
     let mut scratch = String::new();

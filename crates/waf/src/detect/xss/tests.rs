@@ -248,8 +248,10 @@ fn shortcuts_agree_with_the_full_scans() {
     }
 }
 
-/// The shortcut of `detect` (bytes that some rule reads) gives what `detect_in` gives, in both
-/// scopes: on every corpus string and on each without those bytes.
+/// The shortcuts of `detect` (bytes that some rule reads; markup-free values, where only the
+/// sink scan reads) give what `detect_in` gives, in both scopes: on every corpus string, on
+/// each without the markup bytes (and without non-ASCII), on each of those without the bytes
+/// any rule reads, and on hand-written values.
 #[test]
 fn plain_values_are_judged_as_by_every_rule() {
     use crate::detect::differential::{corpus_strings, without};
@@ -270,9 +272,64 @@ fn plain_values_are_judged_as_by_every_rule() {
                 | b'['
         )
     };
+    // The bytes the second shortcut (markup-free values: the sink scan only) needs absent.
+    let markup = |b: u8| {
+        matches!(
+            b,
+            b'<' | b'>' | b':' | b'&' | b'%' | b'\\' | b'+' | b'=' | b'{'
+        )
+    };
+    let mut markup_free = 0;
+    let mut sink_hits = 0;
+    let extra = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        "alert(1)",
+        "x;alert(1)",
+        "(confirm)(1)",
+        "top[alert](1)",
+        "a.innerHTML",
+        "document.cookie",
+        "fetch(x)",
+        "eval(atob(x))",
+        "]]",
+        "]]>",
+        "x]]>y",
+        "<b",
+        "a < b",
+        "a > b",
+        "\u{BC}script\u{BE}alert(1)\u{BC}/script\u{BE}",
+        "javascript:alert(1)",
+        "x + ADw-script",
+        "+ADw-script+AD4-",
+        "{{constructor.constructor(1)()}}",
+        "%3C",
+        "&lt;",
+        "\\x3c",
+        "\" onmouseover=alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4",
+        "javascript:void(0)",
+        "{{$on.constructor}}",
+        "<script x",
+    ];
+    let mut values: Vec<String> = extra.iter().map(|t| (*t).to_owned()).collect();
     for text in corpus_strings() {
+        values.push(without(&text, markup));
+        values.push(
+            without(&text, markup)
+                .chars()
+                .filter(char::is_ascii)
+                .collect(),
+        );
+        values.push(text);
+    }
+    for text in values {
         let stripped = without(&text, read);
         for t in [text.as_str(), stripped.as_str()] {
+            let b = t.as_bytes();
+            if !b.iter().any(|&c| c >= 0x80 || markup(c)) {
+                markup_free += 1;
+                sink_hits += usize::from(super::script::sinks(b).is_some());
+            }
             for scope in [Scope::Full, Scope::Markup] {
                 let (mut fast, mut full) = (Vec::new(), Vec::new());
                 detect(t, scope, &mut fast);
@@ -281,4 +338,9 @@ fn plain_values_are_judged_as_by_every_rule() {
             }
         }
     }
+    // The second shortcut is exercised, on values the sink scan finds something in too.
+    assert!(
+        markup_free > 10_000 && sink_hits > 100,
+        "{markup_free} {sink_hits}"
+    );
 }

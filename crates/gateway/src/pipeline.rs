@@ -134,20 +134,33 @@ pub(crate) async fn run(
     let derived = shared.derived(&active);
     let received_at = SystemTime::now();
     let request_id = request_id(request.headers(), received_at);
-    let mut exchange = Exchange::begin(
-        (request_id, received_at),
-        connection,
-        (request.method(), request.uri(), request.version()),
-        active.version,
-    );
-    let mut request_body = None;
+    // The record is allocated once, here, with the exchange in it: the phases work on it in
+    // place, and it is handed to the response body as it is (the exchange is several hundred
+    // bytes; moved into a record at the end, it was copied three times).
+    let mut pending = Box::new(PendingRecord {
+        exchange: Exchange::begin(
+            (request_id, received_at),
+            connection,
+            (request.method(), request.uri(), request.version()),
+            active.version,
+        ),
+        status: 0,
+        request_body: None,
+        log: shared.log.clone(),
+        metrics: Arc::clone(&shared.metrics),
+    });
+    let PendingRecord {
+        exchange,
+        request_body,
+        ..
+    } = &mut *pending;
     let response = match phases(
         shared,
         &active.policy,
         &derived.firewall,
-        &mut exchange,
+        exchange,
         request,
-        &mut request_body,
+        request_body,
     )
     .await
     {
@@ -158,9 +171,9 @@ pub(crate) async fn run(
             response
         }
     };
-    let response = respond(&exchange, response);
+    let response = respond(exchange, response);
     exchange.conclude(Phase::Respond, PhaseVerdict::Passed);
-    Ok(record(shared, exchange, request_body, response))
+    Ok(record(pending, response))
 }
 
 /// The phases from read to forward; the first refusal ends the exchange.
@@ -644,20 +657,11 @@ fn refusal(decision: &Decision, request_id: &str) -> Response<ResponseBody> {
 
 /// Arrange for the exchange record to be written once the response body is done.
 fn record(
-    shared: &Shared,
-    exchange: Exchange,
-    request_body: Option<Arc<BodyProgress>>,
+    mut pending: Box<PendingRecord>,
     response: Response<ResponseBody>,
 ) -> Response<RecordedBody> {
-    let status = response.status().as_u16();
-    let pending = PendingRecord {
-        exchange,
-        status,
-        request_body,
-        log: shared.log.clone(),
-        metrics: Arc::clone(&shared.metrics),
-    };
-    response.map(|body| RecordedBody::new(body, Box::new(pending)))
+    pending.status = response.status().as_u16();
+    response.map(|body| RecordedBody::new(body, pending))
 }
 
 /// The client's request id if it is a plain token (echoed, as FHIR servers do), else a new

@@ -44,6 +44,25 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Append `text`, one of the gateway's own fixed codes and names (a rule code, an outcome, a
+/// protocol version), as a JSON string: they hold nothing JSON escapes, so they are copied
+/// without the look for bytes to escape that a string from a request needs.
+pub(crate) fn push_plain(out: &mut Vec<u8>, text: &'static str) {
+    debug_assert!(!any_to_escape(text.as_bytes()), "{text:?} needs escaping");
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// [`push_plain`], or `null`.
+pub(crate) fn push_opt_plain(out: &mut Vec<u8>, text: Option<&'static str>) {
+    match text {
+        Some(text) => push_plain(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// Whether a byte must be escaped in a JSON string.
 fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'

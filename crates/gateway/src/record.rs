@@ -15,8 +15,8 @@ use crate::body::{BodyProgress, OnBodyDone};
 use crate::error::GatewayError;
 use crate::exchange::{Exchange, Phase};
 use crate::json_line::{
-    push_bool, push_hex, push_key, push_number, push_opt_str, push_socket_addr, push_str,
-    push_str_array, push_time,
+    push_bool, push_hex, push_key, push_number, push_opt_plain, push_opt_str, push_plain,
+    push_socket_addr, push_str, push_str_array, push_time,
 };
 use crate::metrics::GatewayMetrics;
 
@@ -235,7 +235,7 @@ fn push_tail(line: &mut Vec<u8>, exchange: &Exchange, duration: std::time::Durat
         if index > 0 {
             line.push(b',');
         }
-        push_str(line, phase);
+        push_plain(line, phase);
     }
     line.extend_from_slice(b"],\"duration_us\":");
     push_number(line, micros(duration));
@@ -317,7 +317,7 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
         None => line.extend_from_slice(b"null"),
         Some(a) => {
             line.extend_from_slice(b"{\"rule\":");
-            push_str(line, a.rule);
+            push_plain(line, a.rule);
             push_key!(line, "reason");
             push_str(line, &a.reason);
             push_key!(line, "break_glass");
@@ -332,9 +332,9 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
         None => line.extend_from_slice(b"null"),
         Some(w) => {
             line.extend_from_slice(b"{\"outcome\":");
-            push_str(line, w.outcome);
+            push_plain(line, w.outcome);
             push_key!(line, "mode");
-            push_str(line, w.mode);
+            push_plain(line, w.mode);
             push_key!(line, "score");
             push_number(line, u64::from(w.score));
             push_key!(line, "threshold");
@@ -342,7 +342,7 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
             push_key!(line, "rule");
             push_opt_str(line, w.rule.as_deref());
             push_key!(line, "class");
-            push_opt_str(line, w.class);
+            push_opt_plain(line, w.class);
             push_key!(line, "location");
             push_opt_str(line, w.location.as_deref());
             push_key!(line, "excerpt");
@@ -365,12 +365,12 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
     push_key!(line, "query");
     push_str_array(line, &exchange.query_names);
     push_key!(line, "http");
-    push_str(line, version_name(exchange.version));
+    push_plain(line, version_name(exchange.version));
     push_key!(line, "status");
     push_number(line, u64::from(sent.status));
     let decision = exchange.decision.as_ref();
     push_key!(line, "decision");
-    push_str(
+    push_plain(
         line,
         if decision.is_some() {
             "refused"
@@ -379,7 +379,7 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
         },
     );
     push_key!(line, "code");
-    push_opt_str(line, decision.map(|d| d.code));
+    push_opt_plain(line, decision.map(|d| d.code));
     push_key!(line, "reason");
     push_opt_str(line, decision.map(|d| d.reason.as_str()));
     push_key!(line, "bytes_in");

@@ -67,6 +67,8 @@ pub struct ConnectionInfo {
     pub(crate) forwarding: ClientForwarding,
     /// The exchange record's text of the connection's last principal.
     pub(crate) principal_text: PrincipalText,
+    /// The exchange record's text of the client's address.
+    pub(crate) client_text: Box<[u8]>,
 }
 
 impl ConnectionInfo {
@@ -79,6 +81,7 @@ impl ConnectionInfo {
             first_rate_key: OnceLock::new(),
             forwarding: ClientForwarding::new(peer),
             principal_text: PrincipalText::default(),
+            client_text: crate::record::client_text(peer),
         }
     }
 

@@ -182,6 +182,14 @@ impl PrincipalText {
     }
 }
 
+/// The record's `"client"` value for a connection from `peer` (its JSON string), written
+/// once per connection rather than formatted for each of its exchanges.
+pub(crate) fn client_text(peer: std::net::SocketAddr) -> Box<[u8]> {
+    let mut text = Vec::with_capacity(48);
+    push_socket_addr(&mut text, peer);
+    text.into_boxed_slice()
+}
+
 /// Append a principal as a JSON object.
 fn push_principal(line: &mut Vec<u8>, p: &Principal) {
     line.extend_from_slice(b"{\"subject\":");
@@ -289,7 +297,12 @@ pub fn write_record(line: &mut Vec<u8>, exchange: &Exchange, sent: &Sent) {
     push_key!(line, "request_id");
     push_str(line, &exchange.request_id);
     push_key!(line, "client");
-    push_socket_addr(line, exchange.peer);
+    // The connection's address, written once per connection.
+    if exchange.peer == exchange.connection.peer {
+        line.extend_from_slice(&exchange.connection.client_text);
+    } else {
+        push_socket_addr(line, exchange.peer);
+    }
     push_key!(line, "device");
     match exchange.device.as_deref() {
         None => line.extend_from_slice(b"null"),
@@ -559,6 +572,28 @@ mod tests {
 
     /// Every field, with text that needs escaping: the hand-written record is byte for byte
     /// what serializing the record through serde wrote before.
+    #[test]
+    fn the_client_is_the_exchange_s_address() {
+        // Written from the connection's text when it is the connection's address (always,
+        // outside tests), formatted otherwise: the same JSON either way.
+        for peer in [
+            "10.1.2.3:40000",
+            "[2001:db8::1]:443",
+            "[::ffff:10.0.0.1]:80",
+        ] {
+            let on_connection = exchange(peer, "/bench/fhir/Patient");
+            let mut elsewhere = exchange("192.0.2.9:1", "/bench/fhir/Patient");
+            elsewhere.peer = peer.parse().unwrap();
+            let client = |exchange: &Exchange| {
+                let line = record_line(exchange, 200, 0, 0);
+                let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                value["client"].as_str().unwrap().to_owned()
+            };
+            assert_eq!(client(&on_connection), peer);
+            assert_eq!(client(&elsewhere), peer);
+        }
+    }
+
     #[test]
     fn the_record_reads_as_the_serde_record_did() {
         let anonymous = exchange("[2001:db8::1]:443", "/bench/fhir/Patient");

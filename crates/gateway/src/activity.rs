@@ -17,6 +17,8 @@ use std::time::Duration;
 use futures_util::task::AtomicWaker;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 /// What a connection has done lately.
@@ -49,31 +51,53 @@ impl Drop for InProgress {
     }
 }
 
-/// A stream that reports its reads and writes to an [`Activity`].
+/// A client's TLS stream that reports its reads and writes to an [`Activity`].
 pub struct Counted<S> {
     inner: S,
     activity: Arc<Activity>,
+    /// Whether the next read may be answered "nothing yet" from the socket's readiness alone
+    /// (see `poll_read`).
+    may_skip: bool,
 }
 
 impl<S> Counted<S> {
     /// Count `inner`'s traffic into `activity`.
     pub fn new(inner: S, activity: Arc<Activity>) -> Self {
-        Counted { inner, activity }
+        Counted {
+            inner,
+            activity,
+            may_skip: false,
+        }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+impl AsyncRead for Counted<TlsStream<TcpStream>> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        // hyper looks for more input at each wake-up of the connection's task (whether the
+        // client sent another request or closed), three times per request, most often to find
+        // nothing. When TLS holds no plaintext nor a close, nothing can come before new bytes
+        // reach the socket: its readiness says so (and registers the task's waker, as the read
+        // would) without the read going through TLS.
+        if this.may_skip {
+            let (socket, tls) = this.inner.get_ref();
+            if tls.wants_read() && socket.poll_read_ready(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
+        let read = buf.filled().len() > before;
+        if read {
             this.activity.moves.fetch_add(1, Ordering::Relaxed);
         }
+        // A read that returned bytes with room left over may have met an error after them,
+        // which the TLS stream keeps for the next read: that read goes through it.
+        this.may_skip = !read || buf.remaining() == 0;
         polled
     }
 }

@@ -94,3 +94,53 @@ async fn slowloris_is_cut_off_at_the_header_read_timeout() {
     );
     assert_eq!(gateway.upstream.seen(), 0);
 }
+
+#[tokio::test]
+async fn pipelined_requests_and_a_request_after_a_pause_are_all_answered() {
+    let gateway = TestGateway::start().await;
+    let mut raw = gateway.raw().await;
+    let get = "GET /emergency/fhir/metadata HTTP/1.1\r\nhost: localhost\r\n\r\n";
+    // Two requests in one write (one TLS record: the second is read with the first, and must
+    // be answered although no new bytes arrive for it), then, on the idle connection, a third.
+    raw.write_all(format!("{get}{get}").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let answered = |answer: &[u8]| {
+        String::from_utf8_lossy(answer)
+            .matches("HTTP/1.1 200")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while answered(&answer) < 2 && Instant::now() < deadline {
+        let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(answered(&answer), 2, "{}", String::from_utf8_lossy(&answer));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    raw.write_all(get.as_bytes()).await.unwrap();
+    while answered(&answer) < 3 && Instant::now() < deadline + Duration::from_secs(5) {
+        let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(answered(&answer), 3, "{}", String::from_utf8_lossy(&answer));
+    // The client's close is seen: the connection ends (nothing more is answered).
+    raw.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection stayed open after the client closed it"
+    );
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!(gateway.upstream.seen(), 3);
+}

@@ -180,9 +180,10 @@ pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
         // A word before (other than punctuation) means prose, not code (checked first: it
         // rules out most words of text without a lookup).
         let prose = before.is_some_and(|p| !js_punct(p));
+        let code_before = before;
         // The identifier's last byte is neither white space nor NUL.
         before = text.get(at - 1).copied();
-        if prose {
+        if prose || !sink_context(text, start, at, code_before) {
             continue;
         }
         if let Some(found) = sink_hit(text, start, at) {
@@ -193,6 +194,24 @@ pub(super) fn sinks_in(text: &[u8]) -> Option<ScriptHit> {
         }
     }
     best
+}
+
+/// Whether the word at `start..end`, after `code_before` (what `prev_code` gives at `start`),
+/// stands where some sink would count (checked before the word is looked up: most words of
+/// text stand nowhere such). Each kind's rule needs one of these:
+/// - a call (`called`): after the word and white space, `(`, a backtick, `?.(`, `.call(` and
+///   the like (`.`), `)(` or a `)` handed over; or `=` before it (`onerror=eval`);
+/// - a property (`property`): `.` or a quote (`["cookie"]`) right before it, or `=` after it
+///   and white space (an assignment);
+/// - a global's computed member (`computed_call`): `[` after it and white space.
+fn sink_context(text: &[u8], start: usize, end: usize, code_before: Option<u8>) -> bool {
+    let next = text.get(skip_ws(text, end));
+    matches!(next, Some(b'(' | b'`' | b'?' | b'.' | b')' | b'=' | b'['))
+        || code_before == Some(b'=')
+        || matches!(
+            start.checked_sub(1).and_then(|i| text.get(i)),
+            Some(b'.' | b'"' | b'\'')
+        )
 }
 
 /// [`sinks_in`] as it was written before its one-pass form: each word found by a search
@@ -464,6 +483,27 @@ mod tests {
             "_x.innerHTML=1",
             "é alert(1)",
             "x;\u{0} location.href=1",
+            // Each place `sink_context` lets a word through to its lookup.
+            "top[\"al\"+\"ert\"](1)",
+            "top ['al'+'ert'](1)",
+            "window\t[\"alert\"](1)",
+            "document[\"cookie\"]",
+            "document['cookie']",
+            "x.innerHTML =1",
+            "location = 'x'",
+            ";location = \"//x\"",
+            "onerror=eval",
+            "a = eval",
+            "a =\0 eval;",
+            "[1].map(alert)",
+            "(confirm )",
+            "alert ?.(1)",
+            "alert `1`",
+            "alert .call(1)",
+            "(alert) (1)",
+            "alert\0(1)",
+            "x.cookie",
+            "'cookie'",
         ] {
             values.push(v.to_owned());
         }

@@ -20,6 +20,11 @@ pub(crate) fn command(word: &str) -> Option<Telling> {
 
 /// [`command`] of a base name (a word without its directory), as bytes.
 pub(crate) fn base_command(base: &[u8]) -> Option<Telling> {
+    // Every name below starts with a lower-case letter: a base that does not (a version such
+    // as `537.36`, an option, a path's empty base) is none of them.
+    if !base.first().is_some_and(u8::is_ascii_lowercase) {
+        return None;
+    }
     let base = base.strip_suffix(b".exe").unwrap_or(base);
     // Matched as bytes: a decision tree on length and bytes, not a string comparison per name.
     Some(match base {
@@ -169,6 +174,24 @@ pub(crate) fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_that_start_with_a_letter_are_commands() {
+        assert_eq!(base_command(b"wget"), Some(Telling::Tool));
+        assert_eq!(base_command(b"wget.exe"), Some(Telling::Tool));
+        assert_eq!(base_command(b"w"), Some(Telling::Common));
+        for not_a_command in [
+            &b"537.36"[..],
+            b"5",
+            b".exe",
+            b"-wget",
+            b"_id",
+            b"",
+            b"@whoami",
+        ] {
+            assert_eq!(base_command(not_a_command), None, "{not_a_command:?}");
+        }
+    }
 
     #[test]
     fn commands_and_globs() {

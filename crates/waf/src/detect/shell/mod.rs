@@ -140,7 +140,10 @@ fn without_command_words(b: &[u8]) -> bool {
                 .rposition(|&c| c == b'/')
                 .map_or(0, |sep| sep + 1);
             let base = name.get(base_at..).unwrap_or_default();
-            let known = lower_bytes_into(base, &mut buf).is_some_and(|b| base_command(b).is_some());
+            // `base_command` knows no name that starts with anything but a letter (its first
+            // test), and lower-casing keeps what is not a letter: such a base is not looked up.
+            let known = base.first().is_some_and(u8::is_ascii_alphabetic)
+                && lower_bytes_into(base, &mut buf).is_some_and(|b| base_command(b).is_some());
             // Every directory of executables starts with `/`.
             let bin = name.first() == Some(&b'/')
                 && EXECUTABLE_DIRS

@@ -60,6 +60,10 @@ if [ -z "${WARDGATE:-}" ]; then
   echo "building wardgate (release)" >&2
   cargo build --release -q -p wardgate
   WARDGATE="$ROOT/target/release/wardgate"
+  BUILT_FROM="built from this tree at $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes')"
+else
+  # A given build: which tree it came from is not known here; its digest and date name it.
+  BUILT_FROM="a given build (sha256 $(sha256sum "$WARDGATE" | cut -c1-12), $(date -u -r "$WARDGATE" '+%Y-%m-%d %H:%M UTC'); this tree is at $(git rev-parse --short HEAD))"
 fi
 
 WORK=${KEEP:-$(mktemp -d /tmp/wardgate-instructions.XXXXXX)}
@@ -172,7 +176,7 @@ NGINX_TWO=$(measure $((2 * N)) nginx-double "$NGINX_VG" "$NGINX_URL" "$WORK/ngin
 NGINX_PER_REQUEST=$(( (NGINX_TWO - NGINX_ONE) / N ))
 
 echo
-echo "$WARDGATE at $(git rev-parse --short HEAD)$(git diff --quiet -- crates || echo '+changes'); $(valgrind --version); curl over one HTTPS/1.1 keep-alive connection"
+echo "$WARDGATE, $BUILT_FROM; $(valgrind --version); curl over one HTTPS/1.1 keep-alive connection"
 echo "instructions for $N requests:  $ONE"
 echo "instructions for $((2 * N)) requests: $TWO"
 echo "instructions per request:     $PER_REQUEST"

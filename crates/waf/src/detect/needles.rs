@@ -71,6 +71,12 @@ impl Needles {
         }
     }
 
+    /// The needles, in list order.
+    #[cfg(test)]
+    pub(crate) fn needles(&self) -> &'static [&'static [u8]] {
+        self.needles
+    }
+
     /// Which needles occur in `haystack`, ignoring ASCII case.
     pub(crate) fn find_all<'h>(&self, haystack: &'h [u8]) -> Found<'h> {
         let mut mask = 0u64;

@@ -93,6 +93,11 @@ pub(crate) fn user_agent(value: &str, findings: &mut Vec<Finding>) {
 /// Judge any value for out-of-band callback domains.
 pub(crate) fn callback_domain(value: &str, findings: &mut Vec<Finding>) {
     let b = value.as_bytes();
+    // Every domain in `OOB` has a `.`, which no case-insensitive match can supply: a value
+    // without one (most path segments, codes, names) holds none of them.
+    if memchr::memchr(b'.', b).is_none() {
+        return;
+    }
     // Each domain's first occurrence is judged, in list order.
     let found = OOB.find_all(b);
     for (_, d, at) in found.iter(&OOB) {
@@ -115,6 +120,11 @@ pub(crate) fn callback_domain(value: &str, findings: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_callback_domain_has_a_dot() {
+        assert!(OOB.needles().iter().all(|d| d.contains(&b'.')));
+    }
 
     #[test]
     fn tools_and_callbacks() {

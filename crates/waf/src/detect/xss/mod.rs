@@ -69,20 +69,12 @@ pub(super) fn sink_scans_agree(value: &str) -> bool {
 pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     // A value of ASCII without any of these bytes has nothing any rule below reads, so it is
     // judged after one scan: tags, the data-document test, processing instructions and
-    // declarations start at `<` (or are the end of a CDATA section, `]]>`); the Latin-1 fold needs non-ASCII; script URLs a `:`; the
-    // encoded `<` one of `&`, `%`, `\`; UTF-7 tags a `+`; attribute breaks an `=`; templates
-    // `{{`; sink calls one of `(`, `)`, backtick, `=`, `.`, `[` (see `script::sinks`); and the
-    // tag-stripped text exists only when there are tags.
+    // declarations start at `<` (or are the end of a CDATA section, `]]>`); the Latin-1 fold
+    // needs non-ASCII; script URLs a `:`; the encoded `<` one of `&`, `%`, `\`; UTF-7 tags a
+    // `+`; attribute breaks an `=`; templates `{{`; sink calls one of `(`, `)`, backtick, `=`,
+    // `.`, `[` (see `script::sinks`); and the tag-stripped text exists only when there are tags.
     if !any_byte(value.as_bytes(), |b| {
-        (b >= 0x80)
-            | (b == b'<')
-            | (b == b':')
-            | (b == b'&')
-            | (b == b'%')
-            | (b == b'\\')
-            | (b == b'+')
-            | (b == b'=')
-            | (b == b'{')
+        markup_byte(b)
             | (b == b'(')
             | (b == b')')
             | (b == b'`')
@@ -99,18 +91,7 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
     // instruction or declaration (`<`, or `]]>`, which needs `>`); no encoded `<` (`&`, `%`,
     // `\`); no UTF-7 tag (`+`); no attribute break (`=`); no template (`{`). Only the sink
     // scan runs, as `detect_in` runs it (its hit is pushed whatever its score).
-    if !any_byte(value.as_bytes(), |b| {
-        (b >= 0x80)
-            | (b == b'<')
-            | (b == b'>')
-            | (b == b':')
-            | (b == b'&')
-            | (b == b'%')
-            | (b == b'\\')
-            | (b == b'+')
-            | (b == b'=')
-            | (b == b'{')
-    }) {
+    if !any_byte(value.as_bytes(), |b| markup_byte(b) | (b == b'>')) {
         if scope == Scope::Full
             && let Some(hit) = script::sinks(value.as_bytes())
         {
@@ -119,6 +100,22 @@ pub(crate) fn detect(value: &str, scope: Scope, findings: &mut Vec<Finding>) {
         return;
     }
     detect_in(value, scope, findings);
+}
+
+/// The bytes that every rule of [`detect_in`] but the sink scan and the `]]>` end of a CDATA
+/// section needs one of (see the shortcuts in [`detect`]): non-ASCII, `<`, `:`, `&`, `%`,
+/// `\`, `+`, `=`, `{`.
+#[inline(always)]
+fn markup_byte(b: u8) -> bool {
+    (b >= 0x80)
+        | (b == b'<')
+        | (b == b':')
+        | (b == b'&')
+        | (b == b'%')
+        | (b == b'\\')
+        | (b == b'+')
+        | (b == b'=')
+        | (b == b'{')
 }
 
 /// [`detect`] without its byte-presence shortcuts (for the tests and the fuzz target that

@@ -95,6 +95,32 @@ async fn slowloris_is_cut_off_at_the_header_read_timeout() {
     assert_eq!(gateway.upstream.seen(), 0);
 }
 
+/// How many `200` answers `answer` holds.
+fn answered(answer: &[u8]) -> usize {
+    String::from_utf8_lossy(answer)
+        .matches("HTTP/1.1 200")
+        .count()
+}
+
+/// Reads from `stream` into `answer` until it holds `count` answers or `until` has passed;
+/// panics if the gateway closes the connection first.
+async fn read_until_answered(
+    stream: &mut (impl AsyncReadExt + Unpin),
+    answer: &mut Vec<u8>,
+    count: usize,
+    until: Instant,
+) {
+    let mut buf = [0u8; 16 * 1024];
+    while answered(answer) < count && Instant::now() < until {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[tokio::test]
 async fn pipelined_requests_and_a_request_after_a_pause_are_all_answered() {
     let gateway = TestGateway::start().await;
@@ -106,32 +132,12 @@ async fn pipelined_requests_and_a_request_after_a_pause_are_all_answered() {
         .await
         .unwrap();
     let mut answer = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let answered = |answer: &[u8]| {
-        String::from_utf8_lossy(answer)
-            .matches("HTTP/1.1 200")
-            .count()
-    };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while answered(&answer) < 2 && Instant::now() < deadline {
-        let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
-        answer.extend_from_slice(&buf[..n]);
-    }
+    read_until_answered(&mut raw, &mut answer, 2, deadline).await;
     assert_eq!(answered(&answer), 2, "{}", String::from_utf8_lossy(&answer));
     tokio::time::sleep(Duration::from_millis(300)).await;
     raw.write_all(get.as_bytes()).await.unwrap();
-    while answered(&answer) < 3 && Instant::now() < deadline + Duration::from_secs(5) {
-        let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
-        answer.extend_from_slice(&buf[..n]);
-    }
+    read_until_answered(&mut raw, &mut answer, 3, deadline + Duration::from_secs(5)).await;
     assert_eq!(answered(&answer), 3, "{}", String::from_utf8_lossy(&answer));
     // The client's close is seen: the connection ends (nothing more is answered).
     raw.shutdown().await.unwrap();

@@ -1,6 +1,5 @@
 //! The exchange: everything the pipeline learns about one request, passed through every phase.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -141,8 +140,6 @@ pub struct Exchange {
     pub received_at: SystemTime,
     /// Monotonic start, for durations.
     pub started: Instant,
-    /// The client's address.
-    pub peer: SocketAddr,
     /// The client's verified device certificate, if it presented one.
     pub device: Option<Arc<DeviceIdentity>>,
     /// Who is asking; `None`: anonymous.
@@ -192,7 +189,6 @@ impl Exchange {
             request_id,
             received_at,
             started,
-            peer: connection.peer,
             device: connection.device.clone(),
             connection,
             principal: None,

@@ -159,7 +159,7 @@ pub(crate) async fn to_identity(
         ForwardBody::Streamed(_) => Bytes::new(),
     };
     let context = wardgate_identity::http::RequestContext {
-        peer_address: exchange.peer.ip().to_string(),
+        peer_address: exchange.connection.peer.ip().to_string(),
         client_cert_fingerprint: exchange.device.as_ref().map(|d| d.fingerprint.to_string()),
         request_id: Some(exchange.request_id.clone()),
     };

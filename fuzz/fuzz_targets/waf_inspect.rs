@@ -1,8 +1,10 @@
 //! The whole engine on an arbitrary request: never panics, verdicts stay consistent and
-//! their excerpts bounded.
+//! their excerpts bounded, and the memo of values judged in a request changes no verdict (a
+//! traced inspection remembers nothing: it is compared with the plain one).
 //!
-//! Input layout: a flags byte, then `METHOD target` on the first line, headers `Name: value`
-//! one per line until an empty line, then the body.
+//! Input layout: a flags byte (collect all, FHIR route, paranoia, decoding budget), then
+//! `METHOD target` on the first line, headers `Name: value` one per line until an empty line,
+//! then the body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -42,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits {
             max_inputs: 500,
             max_depth: 16,
-            max_decoded_bytes: 1 << 16,
+            // From 64 bytes (the limit within reach of a short input) to 2 MiB.
+            max_decoded_bytes: 64 << (flags >> 4),
             ..Limits::default()
         },
         ..EngineConfig::default()
@@ -53,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
         ..RouteContext::default()
     };
     let verdict = engine.inspect(&request, &route);
+    assert_eq!(verdict, engine.inspect_traced(&request, &route).0);
     let total: u32 = verdict.hits.iter().map(|h| u32::from(h.score)).sum();
     assert_eq!(total, verdict.score);
     assert_eq!(verdict.is_blocked(), verdict.score >= verdict.threshold);

@@ -316,8 +316,26 @@ pub fn sink_scans_agree(value: &str) -> bool {
     xss::sink_scans_agree(value)
 }
 
+/// What [`detect`] reads of an input besides its value and the paranoia level: the kind, and
+/// for a header value the detector set its name selects (the name of no other kind is read).
+/// Inputs judged as the same, with the same value at the same paranoia, get the same findings:
+/// the engine's memo of values judged in a request is keyed on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct JudgedAs {
+    kind: InputKind,
+    headers: Option<HeaderSet>,
+}
+
+impl JudgedAs {
+    /// How [`detect`] judges an input of this kind and name.
+    pub(crate) fn of(kind: InputKind, name: Option<&str>) -> JudgedAs {
+        let headers = (kind == InputKind::HeaderValue).then(|| header_set(name.unwrap_or("")));
+        JudgedAs { kind, headers }
+    }
+}
+
 /// Which detectors a header gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HeaderSet {
     /// `user-agent`: scanner names, lookups, command, SQL and script injection.
     UserAgent,
@@ -421,4 +439,76 @@ fn full(input: &Input<'_>, findings: &mut Vec<Finding>) {
         _ => crlf::Strictness::KnownHeaders,
     };
     crlf::detect(value, strictness, findings);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [InputKind; 17] = [
+        InputKind::PathSegment,
+        InputKind::Path,
+        InputKind::QueryName,
+        InputKind::QueryValue,
+        InputKind::HeaderValue,
+        InputKind::CookieName,
+        InputKind::CookieValue,
+        InputKind::FormName,
+        InputKind::FormValue,
+        InputKind::FileName,
+        InputKind::JsonKey,
+        InputKind::JsonString,
+        InputKind::XmlDocument,
+        InputKind::XmlText,
+        InputKind::RawBody,
+        InputKind::FhirNarrative,
+        InputKind::ClinicalText,
+    ];
+
+    /// The engine remembers judgements by [`JudgedAs`]: inputs judged as the same must get the
+    /// same findings whatever their names.
+    #[test]
+    fn inputs_judged_as_the_same_get_the_same_findings() {
+        let names = [
+            None,
+            Some("user-agent"),
+            Some("accept"),
+            Some("x-id"),
+            Some("unit"),
+        ];
+        let values = differential::corpus_strings();
+        let mut compared = 0;
+        for value in values.iter().step_by(10).map(String::as_str) {
+            for kind in KINDS {
+                let mut first: Option<(JudgedAs, Vec<Finding>)> = None;
+                for name in names {
+                    let mut findings = Vec::new();
+                    let input = Input {
+                        kind,
+                        name,
+                        value,
+                        paranoia: 1,
+                    };
+                    detect(&input, &mut findings);
+                    let judged_as = JudgedAs::of(kind, name);
+                    match &first {
+                        Some((same, found)) if *same == judged_as => {
+                            assert_eq!(*found, findings, "{kind:?} {name:?} {value}");
+                            compared += 1;
+                        }
+                        _ => first = Some((judged_as, findings)),
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+        let header = |name| JudgedAs::of(InputKind::HeaderValue, Some(name));
+        assert_ne!(header("user-agent"), header("accept"));
+        assert_ne!(header("referer"), header("x-id"));
+        assert_eq!(header("accept"), header("content-type"));
+        assert_eq!(
+            JudgedAs::of(InputKind::JsonString, Some("unit")),
+            JudgedAs::of(InputKind::JsonString, Some("code"))
+        );
+    }
 }

@@ -25,7 +25,10 @@ pub(super) fn inspect(run: &mut Inspection<'_>, text: &str, fhir: Option<&FhirCo
         root_is_object: false,
     };
     let max_depth = body.run.config.limits.max_depth;
-    match json::walk(text, max_depth, &mut body) {
+    body.run.in_document = true;
+    let walked = json::walk(text, max_depth, &mut body);
+    body.run.in_document = false;
+    match walked {
         Ok(()) => {}
         Err(JsonError::TooDeep(_)) => {
             body.run.limit_exceeded("protocol.limit-depth");

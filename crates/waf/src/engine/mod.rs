@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use crate::config::{EngineConfig, Mode, RouteContext};
 use crate::decode::{self, Anomalies, DecodeOptions, VariantKind};
-use crate::detect::{self, AttackClass, Finding, Input, InputKind};
+use crate::detect::{self, AttackClass, Finding, Input, InputKind, JudgedAs};
 use crate::fhir::FhirContext;
 use crate::location::Place;
 use crate::request::HttpRequest;
@@ -50,7 +50,9 @@ impl Engine {
     }
 
     /// Inspect and also list every input that was inspected, with its kind and decoded forms
-    /// (for `wardgate waf explain` and for tests of extraction).
+    /// (for `wardgate waf explain` and for tests of extraction). Every value is judged, none
+    /// replayed from what the request judged before: the same verdict as [`Engine::inspect`]
+    /// (the memo's tests and fuzz target compare the two).
     pub fn inspect_traced(
         &self,
         request: &HttpRequest<'_>,
@@ -67,7 +69,10 @@ impl Engine {
         route: &RouteContext<'_>,
         trace: Option<&mut Vec<TracedInput>>,
     ) -> Verdict {
-        let mut run = Inspection::new(&self.config, route);
+        // The memo lives beside the inspection, not in it: its inline room is then never moved
+        // (copied) with the inspection's state.
+        let mut memo = Memo::default();
+        let mut run = Inspection::new(&self.config, route, &mut memo);
         run.trace = trace;
         let (decoded_path, path_anomalies) = decode::url_base(request.path, false);
 
@@ -122,7 +127,7 @@ pub struct TracedInput {
 /// The state of one request's inspection.
 pub(crate) struct Inspection<'a> {
     trace: Option<&'a mut Vec<TracedInput>>,
-    memo: Memo,
+    memo: &'a mut Memo,
     config: &'a EngineConfig,
     route: &'a RouteContext<'a>,
     threshold: u32,
@@ -132,6 +137,8 @@ pub(crate) struct Inspection<'a> {
     hits: Vec<Hit>,
     score: u32,
     inputs: usize,
+    /// Whether the values come from a JSON or XML document (remembered from the first).
+    in_document: bool,
     budget: usize,
     stopped: bool,
     exceeded: Vec<&'static str>,
@@ -139,10 +146,10 @@ pub(crate) struct Inspection<'a> {
 }
 
 impl<'a> Inspection<'a> {
-    fn new(config: &'a EngineConfig, route: &'a RouteContext<'a>) -> Self {
+    fn new(config: &'a EngineConfig, route: &'a RouteContext<'a>, memo: &'a mut Memo) -> Self {
         Inspection {
             trace: None,
-            memo: Memo::default(),
+            memo,
             config,
             route,
             threshold: route.threshold.unwrap_or(config.threshold),
@@ -152,6 +159,7 @@ impl<'a> Inspection<'a> {
             hits: Vec::new(),
             score: 0,
             inputs: 0,
+            in_document: false,
             budget: config.limits.max_decoded_bytes,
             stopped: false,
             exceeded: Vec::new(),
@@ -186,21 +194,26 @@ impl<'a> Inspection<'a> {
         if self.allowed_by_rule(&place, &mut location, base) {
             return;
         }
-        // Custom block rules and traces need the decoded forms; otherwise a value judged before
-        // in this request is not judged again.
+        // A value judged before in this request is not judged again (see `memo`), unless custom
+        // block rules or a trace need its decoded forms. A document's values are remembered
+        // from the first (codes, units and names repeat there); others only once a request has
+        // many inputs (the URL and headers of a small request rarely repeat a value, and
+        // remembering one costs a copy).
         let memo_usable = self.trace.is_none()
-            && self.inputs > memo::AFTER_INPUTS
+            && (self.in_document || self.inputs > memo::AFTER_INPUTS)
             && !self
                 .input_rules
                 .iter()
                 .any(|r| r.action != RuleAction::Allow);
-        if memo_usable && let Some(judged) = self.memo.get(kind, name, base, options) {
+        let judged_as = memo_usable.then(|| JudgedAs::of(kind, name));
+        if let Some(judged_as) = judged_as
+            && let Some(judged) = self.memo.get(judged_as, base, options)
+            && judged.charge <= self.budget
+        {
+            self.budget -= judged.charge;
+            let (findings, found) = (judged.findings.clone(), judged.anomalies);
             let first = self.hits.len();
-            let judged = Judgement {
-                findings: judged.findings.clone(),
-                anomalies: judged.anomalies,
-            };
-            for finding in judged.findings {
+            for finding in findings {
                 let hit = PendingHit {
                     class: HitClass::Attack(finding.class),
                     rule: Cow::Borrowed(finding.rule),
@@ -210,10 +223,11 @@ impl<'a> Inspection<'a> {
                 };
                 self.add_hit(&place, &mut location, first, hit);
             }
-            self.anomaly_hits(&place, &mut location, first, anomalies.or(judged.anomalies));
+            self.anomaly_hits(&place, &mut location, first, anomalies.or(found));
             self.check_threshold();
             return;
         }
+        let budget_before = self.budget;
         let mut remembered = Vec::new();
         // What decoding finds in the value itself, apart from what its container found.
         let mut found = Anomalies::default();
@@ -261,15 +275,15 @@ impl<'a> Inspection<'a> {
             }
         }
         self.findings = findings;
-        if memo_usable {
+        if let Some(judged_as) = judged_as
+            && !found.budget_exhausted
+        {
             let judgement = Judgement {
                 findings: remembered,
-                anomalies: Anomalies {
-                    budget_exhausted: false,
-                    ..found
-                },
+                anomalies: found,
+                charge: budget_before - self.budget,
             };
-            self.memo.put(kind, name, base, options, judgement);
+            self.memo.put(judged_as, base, options, judgement);
         }
         self.anomaly_hits(&place, &mut location, first, anomalies);
         self.matching_rules(&place, &mut location, first, &variants);

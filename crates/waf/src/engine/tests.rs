@@ -459,6 +459,69 @@ fn repeated_values_are_judged_once_but_reported_everywhere() {
     assert_eq!(nul, vec!["query:d"]);
 }
 
+/// `inspect_traced` remembers no judgement (a trace lists every input's decoded forms), so it
+/// gives the verdict of judging every value again.
+#[test]
+fn remembered_judgements_give_the_verdicts_of_judging_again() {
+    let json = [header("Content-Type", "application/json")];
+    let xml = [header("Content-Type", "application/xml")];
+    // Values that decoding changes (so that judging them takes from the budget), whose decoded
+    // forms find more than the raw ones, repeated, then a value that needs the budget too.
+    let twice = "%2e%2e/a/../b";
+    let thrice = "%253Cscript%253E";
+    let json_bodies = [
+        r#"{"unit":"g/dL","code":"g/dL","note":"g/dL"}"#.to_owned(),
+        format!(r#"{{"a":"{twice}","b":"{twice}","c":"%2e%2e/%2e%2e/x","d":"{twice}"}}"#),
+        format!(r#"{{"a":["{thrice}","{thrice}","{twice}","{thrice}"],"b":"x%2500y"}}"#),
+    ];
+    let xml_body = format!(r#"<a><b c="{twice}">{twice}</b><b c="{thrice}">{twice}</b></a>"#);
+    let mut requests: Vec<HttpRequest<'_>> = json_bodies
+        .iter()
+        .map(|body| request("POST", "/f", &json, body.as_bytes()))
+        .collect();
+    requests.push(request("POST", "/f", &xml, xml_body.as_bytes()));
+    // Headers are remembered in a request of many inputs; the same value in the User-Agent and
+    // in `Accept`, which the scanner rules do not read.
+    let padding: String = (0..40).map(|i| format!("p{i}=v&")).collect();
+    let target = format!("/x?{padding}q={twice}&r={twice}");
+    let agents = [
+        header("Accept", "sqlmap/1.4"),
+        header("User-Agent", "sqlmap/1.4"),
+    ];
+    requests.push(request("GET", &target, &agents, b""));
+    let mut scanned = false;
+    for budget in 0..96 {
+        for collect_all in [false, true] {
+            let engine = Engine::new(EngineConfig {
+                limits: Limits {
+                    max_decoded_bytes: budget,
+                    ..Limits::default()
+                },
+                collect_all,
+                ..EngineConfig::default()
+            });
+            for route in [RouteContext::default(), RouteContext::fhir()] {
+                for req in &requests {
+                    let remembered = engine.inspect(req, &route);
+                    let (judged_again, _) = engine.inspect_traced(req, &route);
+                    assert_eq!(
+                        remembered,
+                        judged_again,
+                        "budget {budget}, {} {}",
+                        req.path,
+                        String::from_utf8_lossy(req.body)
+                    );
+                    scanned |= remembered
+                        .hits
+                        .iter()
+                        .any(|h| h.location == "header:user-agent");
+                }
+            }
+        }
+    }
+    assert!(scanned, "the User-Agent's scanner name is found");
+}
+
 #[test]
 fn log_rules_record_a_hit_that_scores_nothing() {
     let watch = CustomRule::new("watch-export", RuleAction::Log)
@@ -489,7 +552,8 @@ fn a_rule_counts_once_per_input_with_its_highest_score() {
         ..EngineConfig::default()
     };
     let route = RouteContext::default();
-    let mut run = Inspection::new(&config, &route);
+    let mut memo = Memo::default();
+    let mut run = Inspection::new(&config, &route, &mut memo);
     let hit = |score: u16, text: &'static str| PendingHit {
         class: HitClass::Attack(AttackClass::Sqli),
         rule: Cow::Borrowed("sqli.tautology"),

@@ -31,7 +31,10 @@ pub(super) fn inspect(run: &mut Inspection<'_>, text: &str, fhir: Option<&FhirCo
         root: None,
     };
     let max_depth = body.run.config.limits.max_depth;
-    match xml::walk(&document, max_depth, &mut body) {
+    body.run.in_document = true;
+    let walked = xml::walk(&document, max_depth, &mut body);
+    body.run.in_document = false;
+    match walked {
         Ok(()) => {}
         Err(XmlError::TooDeep(_)) => {
             body.run.limit_exceeded("protocol.limit-depth");

@@ -37,7 +37,11 @@ pub(crate) async fn authenticate(
         client_cert_fingerprint: fingerprint.as_deref(),
         department,
     };
-    match identity.authenticate_shared(credentials).await {
+    // The token is judged as of the request's arrival: the clock was read then.
+    match identity
+        .authenticate_shared_at(credentials, exchange.received_at)
+        .await
+    {
         Ok(principal) => {
             exchange.principal = principal;
             Ok(())
@@ -144,7 +148,7 @@ pub(crate) fn authorize(
             fhir: &fhir,
             params: &params,
             device_zone: zone.as_deref(),
-            now: identity.now(),
+            now: identity.at(exchange.received_at),
         },
     );
     let mut record = AuthorizationRecord {
@@ -233,6 +237,7 @@ pub(crate) fn authorize_body(
     };
     let department = resolved.department_name();
     let zone = exchange.device.as_ref().map(|d| d.zone.as_str());
+    let now = identity.at(exchange.received_at);
     let decide = |fhir: &wardgate_fhir::rest::FhirRequest, params: &[(String, String)]| {
         identity.authorize(
             principal,
@@ -241,7 +246,7 @@ pub(crate) fn authorize_body(
                 fhir,
                 params,
                 device_zone: zone,
-                now: identity.now(),
+                now,
             },
         )
     };

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
 use crate::auth_error::AuthError;
 use crate::principal::{BreakGlassGrant, Principal, PrincipalKind};
@@ -41,15 +42,28 @@ impl Identity {
     }
 
     /// [`Identity::authenticate`], with the principal shared: for one of wardgate's tokens it
-    /// is built once per token and kept with the verified token (the gateway's path).
+    /// is built once per token and kept with the verified token.
     pub async fn authenticate_shared(
         &self,
         credentials: Credentials<'_>,
     ) -> Result<Option<Arc<Principal>>, AuthError> {
+        self.authenticate_shared_at(credentials, SystemTime::now())
+            .await
+    }
+
+    /// [`Identity::authenticate_shared`] for a request that arrived at `arrived` (a reading of
+    /// the system clock its caller took then): a token is judged as of that moment, so the
+    /// gateway reads the clock once per request instead of once per phase (its path).
+    pub async fn authenticate_shared_at(
+        &self,
+        credentials: Credentials<'_>,
+        arrived: SystemTime,
+    ) -> Result<Option<Arc<Principal>>, AuthError> {
         if let Some(header) = credentials.authorization {
             let token =
                 bearer_token(header).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
-            let principal = match self.verify_access_token_shared(token, credentials.department) {
+            let now = self.at(arrived);
+            let principal = match self.verify_shared_at(token, credentials.department, now) {
                 // Not signed by a key of ours (or not with our algorithm): another node's new
                 // key, or a trusted external issuer's token.
                 Err(AuthError::InvalidToken(TokenError::UnknownKey | TokenError::Algorithm)) => {
@@ -87,8 +101,18 @@ impl Identity {
         token: &str,
         department: Option<&str>,
     ) -> Result<Arc<Principal>, AuthError> {
+        self.verify_shared_at(token, department, self.now())
+    }
+
+    /// [`Identity::verify_access_token_shared`] as of `now` (Unix seconds by the service's
+    /// clock).
+    fn verify_shared_at(
+        &self,
+        token: &str,
+        department: Option<&str>,
+        now: i64,
+    ) -> Result<Arc<Principal>, AuthError> {
         let ring = self.ring();
-        let now = self.now();
         let verified = self
             .inner
             .verifier

@@ -20,7 +20,13 @@ impl Clock {
 
     /// Now, in Unix seconds.
     pub fn now(&self) -> i64 {
-        let system = std::time::SystemTime::now()
+        self.at(std::time::SystemTime::now())
+    }
+
+    /// The moment `system` (a reading of the system clock taken by the caller, such as the
+    /// time a request arrived) by this clock, in Unix seconds: moved as `now` is.
+    pub fn at(&self, system: std::time::SystemTime) -> i64 {
+        let system = system
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .unwrap_or(0);

@@ -283,6 +283,12 @@ impl Identity {
         self.inner.clock.now()
     }
 
+    /// A reading of the system clock the caller already took (the time its request arrived),
+    /// by the service's clock: what [`Identity::now`] would have said then.
+    pub fn at(&self, system: std::time::SystemTime) -> i64 {
+        self.inner.clock.at(system)
+    }
+
     /// The clock (tests and drills move it).
     pub fn clock(&self) -> &Clock {
         &self.inner.clock

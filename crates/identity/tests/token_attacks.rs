@@ -72,6 +72,47 @@ async fn an_expired_token_is_refused() {
 }
 
 #[tokio::test]
+async fn a_request_is_judged_as_of_its_arrival() {
+    let h = common::sqlite().await;
+    let t = nurse_tokens(&h).await;
+    let authorization = format!("Bearer {}", t.access_token);
+    let credentials = wardgate_identity::Credentials {
+        authorization: Some(&authorization),
+        client_cert_fingerprint: None,
+        department: Some("emergency"),
+    };
+    let now = std::time::SystemTime::now();
+    let arrived_in = |seconds| now + std::time::Duration::from_secs(seconds);
+    // The gateway hands over the time its request arrived: the token is valid then, and
+    // expired for a request that arrived after its five minutes, whatever the clock says now.
+    let valid = h
+        .identity
+        .authenticate_shared_at(credentials, arrived_in(0));
+    assert!(matches!(valid.await, Ok(Some(_))));
+    let late = h
+        .identity
+        .authenticate_shared_at(credentials, arrived_in(301));
+    assert!(
+        matches!(
+            late.await,
+            Err(AuthError::InvalidToken(TokenError::Expired))
+        ),
+        "a request that arrived after the token's expiry is refused"
+    );
+    // The service's clock offset (drills) applies to the arrival time as to its own reading.
+    h.identity.clock().advance(301);
+    let unix = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(h.identity.at(now), i64::try_from(unix).unwrap() + 301);
+    let drilled = h
+        .identity
+        .authenticate_shared_at(credentials, arrived_in(0));
+    assert!(matches!(
+        drilled.await,
+        Err(AuthError::InvalidToken(TokenError::Expired))
+    ));
+}
+
+#[tokio::test]
 async fn a_token_from_another_issuer_is_refused_even_with_our_key() {
     let h = common::sqlite().await;
     let t = nurse_tokens(&h).await;

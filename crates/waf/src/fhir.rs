@@ -207,13 +207,41 @@ pub(crate) fn value_conforms(element: Option<&str>, parent: Option<&str>, value:
 /// Letters, digits, `-`, `_` and dots, never two dots together or a leading dot; at most 64.
 fn is_token(value: &str) -> bool {
     let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 64
-        && bytes[0] != b'.'
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !has_double_dot(bytes)
+    if bytes.is_empty() || bytes.len() > 64 {
+        return false;
+    }
+    // One pass: every byte by table, each dot against the byte before it (a leading dot is
+    // one after an imagined dot).
+    let mut previous = b'.';
+    for &b in bytes {
+        if !TOKEN_BYTE[usize::from(b)] || (b == b'.' && previous == b'.') {
+            return false;
+        }
+        previous = b;
+    }
+    true
+}
+
+/// The bytes of a token: ASCII letters, digits, `-`, `_` and `.`.
+static TOKEN_BYTE: [bool; 256] = byte_table(b"-_.");
+
+/// The bytes of a canonical URL's path: ASCII letters, digits, `-`, `.`, `_`, `~` and `/`.
+static PATH_BYTE: [bool; 256] = byte_table(b"-._~/");
+
+/// A table of the ASCII letters and digits and `more`.
+const fn byte_table(more: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < more.len() {
+        table[more[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// Whether `bytes` holds `..`.
@@ -289,11 +317,14 @@ fn is_reference(value: &str) -> bool {
     if is_urn(value) {
         return true;
     }
-    let Some((rtype, rest)) = value.split_once('/') else {
+    // Split at the first two `/` by position (ASCII, so character boundaries): a reference is
+    // short, and `split_once` would set up a search for each.
+    let Some(slash) = value.bytes().position(|b| b == b'/') else {
         return false;
     };
-    let (id, version) = match rest.split_once('/') {
-        Some((id, version)) => (id, Some(version)),
+    let (rtype, rest) = (&value[..slash], &value[slash + 1..]);
+    let (id, version) = match rest.bytes().position(|b| b == b'/') {
+        Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
         None => (rest, None),
     };
     if !is_resource_type(rtype) || !is_valid_id(id) || has_double_dot(id.as_bytes()) {
@@ -344,17 +375,29 @@ fn is_canonical(value: &str) -> bool {
     let (path, version) = match bytes.get(host_end) {
         Some(b'/') => {
             let tail = rest.get(host_end + 1..).unwrap_or("");
-            tail.split_once('|').unwrap_or((tail, ""))
+            match tail.bytes().position(|b| b == b'|') {
+                Some(bar) => (&tail[..bar], &tail[bar + 1..]),
+                None => (tail, ""),
+            }
         }
         Some(_) => ("", rest.get(host_end + 1..).unwrap_or("")),
         None => ("", ""),
     };
     is_domain_name(bytes.get(..host_end).unwrap_or(b""))
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
-        && !has_double_dot(path.as_bytes())
+        && is_url_path(path.as_bytes())
         && (version.is_empty() || is_token(version))
+}
+
+/// Bytes of [`PATH_BYTE`] without `..`, in one pass.
+fn is_url_path(path: &[u8]) -> bool {
+    let mut previous = 0;
+    for &b in path {
+        if !PATH_BYTE[usize::from(b)] || (b == b'.' && previous == b'.') {
+            return false;
+        }
+        previous = b;
+    }
+    true
 }
 
 /// Dot-separated labels of letters, digits and `-` (1 to 63 bytes each), at least two, the
@@ -440,6 +483,85 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
             && !path.contains("..")
             && (version.is_empty() || is_token(version))
+    }
+
+    /// `is_token` as first written, in two passes.
+    fn token_by_two_passes(value: &str) -> bool {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= 64
+            && bytes[0] != b'.'
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && !has_double_dot(bytes)
+    }
+
+    /// `is_reference` as first written, with string splits.
+    fn reference_by_splits(value: &str) -> bool {
+        if let Some(local) = value.strip_prefix('#') {
+            return is_valid_id(local);
+        }
+        if is_urn(value) {
+            return true;
+        }
+        let Some((rtype, rest)) = value.split_once('/') else {
+            return false;
+        };
+        let (id, version) = match rest.split_once('/') {
+            Some((id, version)) => (id, Some(version)),
+            None => (rest, None),
+        };
+        if !is_resource_type(rtype) || !is_valid_id(id) || has_double_dot(id.as_bytes()) {
+            return false;
+        }
+        match version.map(|v| v.split_once('/')) {
+            None => true,
+            Some(Some(("_history", vid))) => !vid.contains('/') && is_valid_id(vid),
+            Some(_) => false,
+        }
+    }
+
+    #[test]
+    fn one_pass_tokens_and_references_are_judged_as_before() {
+        let mut values = crate::detect::differential::corpus_strings();
+        let long = "a".repeat(64);
+        let too_long = "a".repeat(65);
+        for value in [
+            "", ".", "..", "a..b", ".a", "a.", "a.b.c", "a-b_c.9", "é", "a b", "a/b", &long,
+            &too_long,
+        ] {
+            values.push(value.to_owned());
+        }
+        let tails = [
+            "",
+            "/",
+            "//",
+            "p1",
+            "p1/",
+            "p..1",
+            ".p1",
+            "p1/_history/2",
+            "p1/_history/2/",
+            "p1/_history/",
+            "p1/other/2",
+            "p1/_history/2/x",
+            "é",
+            "p 1",
+        ];
+        for head in ["Patient/", "Observation/", "patient/", "/", "#", "Patient"] {
+            for tail in tails {
+                values.push(format!("{head}{tail}"));
+            }
+        }
+        let (mut tokens, mut references) = (0, 0);
+        for value in &values {
+            assert_eq!(is_token(value), token_by_two_passes(value), "{value:?}");
+            assert_eq!(is_reference(value), reference_by_splits(value), "{value:?}");
+            tokens += usize::from(is_token(value));
+            references += usize::from(is_reference(value));
+        }
+        assert!(tokens > 1000 && references > 5, "{tokens} {references}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::ops::Range;
 pub(crate) mod ascii;
 mod crlf;
 #[cfg(test)]
-mod differential;
+pub(crate) mod differential;
 mod graphql;
 mod ldap;
 mod lfi;

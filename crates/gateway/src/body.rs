@@ -61,6 +61,11 @@ impl BodyProgress {
         }
     }
 
+    /// Whether the body has been read to its end or cut off.
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
         self.ended_notify.notify_waiters();

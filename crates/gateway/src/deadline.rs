@@ -50,8 +50,17 @@ impl Deadlines {
     pub(crate) fn expiry(&self, after: Duration) -> Expiry<'_> {
         Expiry {
             deadlines: self,
+            from: None,
             after,
             slot: None,
+        }
+    }
+
+    /// A deadline `after` from `from`, a clock reading the caller already has.
+    pub(crate) fn expiry_from(&self, from: Instant, after: Duration) -> Expiry<'_> {
+        Expiry {
+            from: Some(from),
+            ..self.expiry(after)
         }
     }
 
@@ -87,6 +96,8 @@ impl Deadlines {
 /// A response deadline (see [`Deadlines::expiry`]); its slot is freed when it is dropped.
 pub(crate) struct Expiry<'d> {
     deadlines: &'d Deadlines,
+    /// Where `after` counts from (`None`: the first poll).
+    from: Option<Instant>,
     after: Duration,
     slot: Option<usize>,
 }
@@ -111,7 +122,7 @@ impl Future for Expiry<'_> {
             }
             None => {
                 let slot = Slot {
-                    at: Instant::now() + this.after,
+                    at: this.from.unwrap_or_else(Instant::now) + this.after,
                     waker: Some(cx.waker().clone()),
                     expired: false,
                 };

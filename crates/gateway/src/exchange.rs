@@ -208,6 +208,12 @@ impl Exchange {
         }
     }
 
+    /// When the phase under way began: the clock reading that ended the one before (a time the
+    /// phase may use for itself instead of reading the clock again).
+    pub fn phase_start(&self) -> Instant {
+        self.mark
+    }
+
     /// The time since the last phase ended, and the clock reading that ends this one.
     fn lap(&mut self) -> Duration {
         let now = Instant::now();

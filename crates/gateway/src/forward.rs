@@ -235,7 +235,14 @@ pub(crate) async fn to_department(
             let request = Request::from_parts(parts, body);
             match shared
                 .upstreams()
-                .forward(&policy.upstream, base, request, &forwarding, progress)
+                .forward(
+                    &policy.upstream,
+                    base,
+                    request,
+                    &forwarding,
+                    progress,
+                    exchange.phase_start(),
+                )
                 .await
             {
                 Ok(response) => Ok(response),

@@ -95,12 +95,14 @@ impl Pool {
     /// The request's headers are the client's: the upstream is sent them without the
     /// hop-by-hop ones and with the forwarding headers (`upstream`); the answer comes back
     /// without its hop-by-hop headers.
+    /// `now`: a clock reading of the moment (the forward phase's start), for idle times.
     pub(crate) async fn send(
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
         request: Request<ForwardBody>,
         forwarding: &Forwarding<'_>,
+        now: Instant,
     ) -> Result<Response<ResponseBody>, PoolError> {
         let https = base.scheme() == Some(&Scheme::HTTPS);
         let authority = base.authority().map_or("", |a| a.as_str());
@@ -112,14 +114,21 @@ impl Pool {
                 if parts.headers.contains_key(http::header::CONNECTION) {
                     strip_hop_by_hop(&mut parts.headers);
                 }
-                self.send_buffered(settings, base, (https, authority), parts, body, forwarding)
-                    .await
+                self.send_buffered(
+                    settings,
+                    base,
+                    (https, authority, now),
+                    parts,
+                    body,
+                    forwarding,
+                )
+                .await
             }
             body => {
                 rewrite_request_headers(&mut parts.headers, forwarding);
                 let request = Request::from_parts(parts, body);
                 let mut response = self
-                    .send_streamed(settings, base, https, authority, request)
+                    .send_streamed(settings, base, (https, authority, now), request)
                     .await?;
                 strip_hop_by_hop(response.headers_mut());
                 Ok(response.map(ResponseBody::Upstream))
@@ -132,7 +141,7 @@ impl Pool {
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
-        (https, authority): (bool, &str),
+        (https, authority, now): (bool, &str, Instant),
         request: http::request::Parts,
         body: Option<bytes::Bytes>,
         forwarding: &Forwarding<'_>,
@@ -146,7 +155,7 @@ impl Pool {
             idle,
             cap: settings.pool_idle_per_host as usize,
         };
-        let (mut connection, mut reused) = match usable_idle(&home.idle) {
+        let (mut connection, mut reused) = match usable_idle(&home.idle, now) {
             Some(connection) => (connection, true),
             None => (
                 Connection::new(self.open(base, https, settings).await?),
@@ -193,11 +202,10 @@ impl Pool {
         &self,
         settings: &UpstreamSettings,
         base: &Uri,
-        https: bool,
-        authority: &str,
+        (https, authority, now): (bool, &str, Instant),
         mut request: Request<ForwardBody>,
     ) -> Result<Response<Incoming>, PoolError> {
-        let (kept, host) = self.checkout(https, authority, base)?;
+        let (kept, host) = self.checkout(https, authority, base, now)?;
         request.headers_mut().insert(http::header::HOST, host);
         let (mut sender, mut reused) = match kept {
             Some(sender) => (sender, true),
@@ -223,19 +231,20 @@ impl Pool {
         }
     }
 
-    /// A ready kept connection to the upstream, if there is one, and its `Host`.
+    /// A ready kept connection to the upstream, if there is one, and its `Host`; `now`: a
+    /// clock reading of the moment.
     fn checkout(
         &self,
         https: bool,
         authority: &str,
         base: &Uri,
+        now: Instant,
     ) -> Result<(Option<SendRequest<ForwardBody>>, HeaderValue), PoolError> {
         let mut upstreams = self
             .upstreams
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let upstream = upstream_entry(&mut upstreams, https, authority, base)?;
-        let now = Instant::now();
         upstream.kept.retain(|k| k.worth_keeping(now));
         // The most recently kept ready one: its buffers are the warmest.
         let ready = upstream.kept.iter().rposition(|k| k.sender.is_ready());
@@ -361,10 +370,10 @@ fn upstream_entry<'u>(
 }
 
 /// The most recently kept idle connection that can still take a request (its buffers are
-/// the warmest); the others looked at on the way are let go.
-fn usable_idle(idle: &Mutex<Vec<Idle>>) -> Option<Connection> {
+/// the warmest); the others looked at on the way are let go. `now`: a clock reading of the
+/// moment.
+fn usable_idle(idle: &Mutex<Vec<Idle>>, now: Instant) -> Option<Connection> {
     let mut idle = idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let now = Instant::now();
     while let Some(mut candidate) = idle.pop() {
         if now.duration_since(candidate.since) <= IDLE_TIMEOUT && candidate.connection.is_usable() {
             return Some(candidate.connection);
@@ -459,7 +468,13 @@ mod tests {
         let settings = UpstreamSettings::default();
         let client = ClientForwarding::new("127.0.0.1:5555".parse().unwrap());
         let response = pool
-            .send(&settings, base, request, &forwarding(&client))
+            .send(
+                &settings,
+                base,
+                request,
+                &forwarding(&client),
+                Instant::now(),
+            )
             .await
             .unwrap();
         let status = response.status().as_u16();
@@ -515,7 +530,7 @@ mod tests {
             .unwrap();
         let client = ClientForwarding::new("127.0.0.1:5555".parse().unwrap());
         let refused = pool
-            .send(&settings, &base, post, &forwarding(&client))
+            .send(&settings, &base, post, &forwarding(&client), Instant::now())
             .await;
         assert!(matches!(
             refused,

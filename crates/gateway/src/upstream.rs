@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
@@ -75,7 +75,8 @@ impl Upstreams {
     }
 
     /// Send `request` (its target already the upstream's: [`upstream_target`]) to the
-    /// upstream at `base`.
+    /// upstream at `base`; `began`: when the forward phase began (the exchange's clock
+    /// reading, used for the pool's idle times and the response deadline).
     pub async fn forward(
         &self,
         settings: &UpstreamSettings,
@@ -83,19 +84,27 @@ impl Upstreams {
         mut request: Request<ForwardBody>,
         forwarding: &Forwarding<'_>,
         body: &BodyProgress,
+        began: Instant,
     ) -> Result<Response<ResponseBody>, ForwardError> {
         *request.version_mut() = Version::HTTP_11;
         // The response timeout runs from the end of the request body, not from its start:
         // a 2 GiB upload is not a slow upstream.
         let timeout = settings.response_timeout;
         let deadline = async {
-            body.ended().await;
-            self.deadlines.expiry(timeout).await;
+            if body.has_ended() {
+                // Read before the forward phase began (nearly every body is read whole and
+                // inspected first): the deadline counts from the phase's start, a clock
+                // reading the exchange took anyway, instead of reading the clock again.
+                self.deadlines.expiry_from(began, timeout).await;
+            } else {
+                body.ended().await;
+                self.deadlines.expiry(timeout).await;
+            }
         };
         let answer = tokio::select! {
             // The answer first (no random pick per poll); the deadline is polled as well.
             biased;
-            answer = self.pool.send(settings, base, request, forwarding) => Some(answer),
+            answer = self.pool.send(settings, base, request, forwarding, began) => Some(answer),
             () = deadline => None,
         };
         match answer {

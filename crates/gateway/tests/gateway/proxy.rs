@@ -148,6 +148,31 @@ async fn unreachable_and_slow_upstreams_are_502_and_504() {
 }
 
 #[tokio::test]
+async fn an_upload_longer_than_the_response_timeout_is_answered() {
+    // The response timeout (1 s in the test policy) runs from the end of the request body: an
+    // upload that streams for 1.5 s (within the 2 s body read timeout) is not a slow upstream.
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.client(b"http/1.1").await;
+    let chunks = futures_util::stream::unfold(0, |sent| async move {
+        if sent == 3 {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let frame = hyper::body::Frame::data(Bytes::from("chunk;"));
+        Some((Ok::<_, std::io::Error>(frame), sent + 1))
+    });
+    let request = Request::post("/emergency/fhir/Binary")
+        .header("host", "localhost")
+        // Binary media stream to the upstream as they arrive (not read whole first).
+        .header("content-type", "application/octet-stream")
+        .body(StreamBody::new(chunks).boxed())
+        .unwrap();
+    let answer = client.send(request).await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["body"], "chunk;chunk;chunk;");
+}
+
+#[tokio::test]
 async fn unknown_and_abnormal_paths_are_404() {
     let gateway = TestGateway::start().await;
     let mut client = gateway.client(b"http/1.1").await;

@@ -35,6 +35,7 @@ mod metrics;
 pub mod pipeline;
 mod pool;
 mod record;
+mod security_headers;
 mod server;
 #[cfg(test)]
 mod test_support;

@@ -40,9 +40,8 @@ pub(crate) const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 const MAX_CHUNK_EXTENSION_BYTES: u64 = 16 * 1024;
 /// Trailers are bounded in size, and in number by [`MAX_HEADERS`].
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
-/// Headers the respond phase may add to an answer besides the security headers, which the
-/// map is built with (`pipeline::respond`: the request id, and `Connection: close`).
-const ROOM_FOR_RESPOND: usize = 2;
+/// Headers the respond phase may add to an answer (`pipeline::respond`).
+const ROOM_FOR_RESPOND: usize = 8;
 /// How much the read buffer grows by at first.
 const READ_CHUNK: usize = 8192;
 /// How much it grows by at most: reads that fill it double it up to this (large bodies,
@@ -500,15 +499,15 @@ fn parse_head(buf: &mut BytesMut) -> Result<Parsed, ExchangeError> {
     if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
         return Ok(Parsed::Informational);
     }
-    // The security headers first, copied from a prepared map, so that the respond phase finds
-    // them in place; room for the rest, so the map does not grow and rehash.
-    let mut headers = crate::security_headers::answer_headers(spans.len() + ROOM_FOR_RESPOND);
+    // Room for the headers the respond phase adds (security headers), so the map does not
+    // grow and rehash there.
+    let mut headers = HeaderMap::with_capacity(spans.len() + ROOM_FOR_RESPOND);
     let mut keep_alive = version == Version::HTTP_11;
     let mut saw_close = false;
     for (name, start, end) in spans {
-        // The respond phase takes the upstream's banner off every answer, and replaces its own
-        // values of the security headers: they are not added here.
-        if name == header::SERVER || crate::security_headers::is_security_header(&name) {
+        // The respond phase takes the upstream's banner off every answer; not adding it here
+        // saves an insert and a removal.
+        if name == header::SERVER {
             continue;
         }
         let value = HeaderValue::from_maybe_shared(head.slice(start..end))
@@ -1280,10 +1279,8 @@ mod tests {
                 .unwrap();
             let (status, headers, body, _) = read(response).await.unwrap();
             assert_eq!((status, body.as_ref()), (StatusCode::OK, &b"ok"[..]), "{shown}");
-            // The map holds the gateway's security headers too (`security_headers`).
             let names: Vec<&str> = headers
                 .keys()
-                .filter(|n| !crate::security_headers::is_security_header(n))
                 .map(HeaderName::as_str)
                 .filter(|n| *n != "content-length")
                 .collect();

@@ -35,7 +35,6 @@ mod metrics;
 pub mod pipeline;
 mod pool;
 mod record;
-mod security_headers;
 mod server;
 #[cfg(test)]
 mod test_support;

@@ -593,12 +593,25 @@ fn token_verified(exchange: &Exchange) -> bool {
 /// The request id header, echoed to the client and passed to departments.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Security headers on every answer (`security_headers`), the request id, and no server
-/// banner.
+/// Security headers on every answer, the request id, and no server banner.
 fn respond(exchange: &Exchange, mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     let headers = response.headers_mut();
     headers.remove(header::SERVER);
-    crate::security_headers::set(headers);
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Clinical data must not be kept by browsers or shared caches.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if let Some(id) = &exchange.request_id_header {
         headers.insert(X_REQUEST_ID.clone(), id.clone());
     }

@@ -4,88 +4,17 @@
 //! which department, what was decided and why, how long each phase took) and nothing that
 //! could leak clinical data or secrets: no query value, no header value, no body.
 
-use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wardgate_identity::Principal;
-use wardgate_policy::AuditSink;
-
 use crate::body::{BodyProgress, OnBodyDone};
-use crate::error::GatewayError;
 use crate::exchange::{Exchange, Phase};
+use crate::exchange_log::ExchangeLog;
 use crate::json_line::{
     push_bool, push_hex, push_key, push_number, push_opt_plain, push_opt_str, push_plain,
     push_socket_addr, push_str, push_str_array, push_time,
 };
 use crate::metrics::GatewayMetrics;
-
-/// Where exchange records go: standard output, standard error or a file (appended).
-/// Lines are buffered and flushed at least every 100 ms (and at shutdown).
-#[derive(Clone)]
-pub struct ExchangeLog {
-    writer: Arc<Mutex<Box<dyn Write + Send>>>,
-}
-
-impl ExchangeLog {
-    /// Open the sink the policy names.
-    pub fn open(sink: &AuditSink) -> Result<Self, GatewayError> {
-        let writer: Box<dyn Write + Send> = match sink {
-            AuditSink::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout())),
-            AuditSink::Stderr => Box::new(std::io::BufWriter::new(std::io::stderr())),
-            AuditSink::File(path) => Box::new(std::io::BufWriter::new(open_append(path)?)),
-        };
-        Ok(ExchangeLog {
-            writer: Arc::new(Mutex::new(writer)),
-        })
-    }
-
-    /// Write one record line.
-    pub fn write_line(&self, line: &[u8]) {
-        self.write_all(&[line, b"\n"]);
-    }
-
-    /// Write `parts` one after the other, under one lock.
-    fn write_all(&self, parts: &[&[u8]]) {
-        let mut writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for part in parts {
-            // A full disk must not stop clinical traffic; the failure is logged.
-            if let Err(error) = writer.write_all(part) {
-                tracing::error!(%error, "cannot write the exchange record");
-                return;
-            }
-        }
-    }
-
-    /// Push buffered records to the sink.
-    pub fn flush(&self) {
-        let mut writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(error) = writer.flush() {
-            tracing::error!(%error, "cannot flush the exchange log");
-        }
-    }
-}
-
-fn open_append(path: &Path) -> Result<std::fs::File, GatewayError> {
-    let failed = |source| GatewayError::ExchangeLog {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(failed)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(failed)
-}
+use wardgate_identity::Principal;
 
 /// An exchange whose response is on its way; recorded when the body is done.
 pub struct PendingRecord {
@@ -120,7 +49,7 @@ impl OnBodyDone for PendingRecord {
             line.clear();
             write_record(line, &self.exchange, &sent);
             line.push(b'\n');
-            self.log.write_all(&[line]);
+            self.log.write_line(line);
             // An unusually long record (a long refusal reason) does not keep its memory.
             if line.capacity() > MAX_KEPT_LINE {
                 *line = Vec::with_capacity(LINE_CAPACITY);

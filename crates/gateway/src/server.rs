@@ -19,9 +19,9 @@ use wardgate_pki::RevocationList;
 use wardgate_policy::{Diagnostic, PolicyHandle, ReloadEvent, ReloadOutcome};
 
 use crate::department::DepartmentService;
+use crate::exchange_log::ExchangeLog;
 use crate::firewall::Firewall;
 use crate::metrics::GatewayMetrics;
-use crate::record::ExchangeLog;
 use crate::upstream::{Upstreams, upstream_tls};
 
 /// What every connection and exchange shares.

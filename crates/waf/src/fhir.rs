@@ -3,7 +3,7 @@
 
 use wardgate_fhir::rest::{FhirRequest, Interaction, classify};
 use wardgate_fhir::search::{ValueCheck, check_param};
-use wardgate_fhir::{is_resource_type, is_valid_id};
+use wardgate_fhir::{byte_table, is_resource_type, is_valid_id};
 
 use crate::detect::InputKind;
 use crate::verdict::{FhirIssue, bounded};
@@ -227,22 +227,6 @@ static TOKEN_BYTE: [bool; 256] = byte_table(b"-_.");
 
 /// The bytes of a canonical URL's path: ASCII letters, digits, `-`, `.`, `_`, `~` and `/`.
 static PATH_BYTE: [bool; 256] = byte_table(b"-._~/");
-
-/// A table of the ASCII letters and digits and `more`.
-const fn byte_table(more: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    let mut i = 0;
-    while i < more.len() {
-        table[more[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
 
 /// Whether `bytes` holds `..`.
 fn has_double_dot(bytes: &[u8]) -> bool {

@@ -309,23 +309,7 @@ fn is_uri_byte(b: u8) -> bool {
 
 /// Bytes as a table (index: byte): the characters of a URI that cannot start markup, strings
 /// or statements.
-static URI_BYTE: [bool; 256] = byte_table(b"-._~:/?#@!$&*+=%");
-
-/// Bytes as a table (index: byte): the ASCII letters and digits and `extra`.
-const fn byte_table(extra: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    let mut i = 0;
-    while i < extra.len() {
-        table[extra[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
+static URI_BYTE: [bool; 256] = crate::byte_table(b"-._~:/?#@!$&*+=%");
 
 /// URI bytes only, without `..` or `$(`, in one pass (`$(` cannot occur: `(` is not a URI
 /// byte; it is checked all the same, as `is_uri_by_parts` does).
@@ -370,7 +354,7 @@ fn is_token(value: &str) -> bool {
 }
 
 /// Bytes as a table (index: byte): what a token's code may hold.
-static CODE_BYTE: [bool; 256] = byte_table(b" ._-:/@+#");
+static CODE_BYTE: [bool; 256] = crate::byte_table(b" ._-:/@+#");
 
 /// A token's code: letters, digits and ` ._-:/@+#`, no space at either end, no two spaces in a
 /// row (one pass).

@@ -7,25 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use wardgate_waf::detect::{Detector, Input, InputKind, detect, detect_with};
 
-const KINDS: [InputKind; 17] = [
-    InputKind::PathSegment,
-    InputKind::Path,
-    InputKind::QueryName,
-    InputKind::QueryValue,
-    InputKind::HeaderValue,
-    InputKind::CookieName,
-    InputKind::CookieValue,
-    InputKind::FormName,
-    InputKind::FormValue,
-    InputKind::FileName,
-    InputKind::JsonKey,
-    InputKind::JsonString,
-    InputKind::XmlDocument,
-    InputKind::XmlText,
-    InputKind::RawBody,
-    InputKind::FhirNarrative,
-    InputKind::ClinicalText,
-];
+const KINDS: [InputKind; 17] = InputKind::ALL;
 const HEADERS: [&str; 4] = ["user-agent", "accept", "referer", "x-custom"];
 
 fuzz_target!(|data: &[u8]| {

@@ -74,6 +74,29 @@ pub enum InputKind {
     ClinicalText,
 }
 
+impl InputKind {
+    /// Every kind, for the tests and fuzz targets that judge a value as each.
+    pub const ALL: [InputKind; 17] = [
+        InputKind::PathSegment,
+        InputKind::Path,
+        InputKind::QueryName,
+        InputKind::QueryValue,
+        InputKind::HeaderValue,
+        InputKind::CookieName,
+        InputKind::CookieValue,
+        InputKind::FormName,
+        InputKind::FormValue,
+        InputKind::FileName,
+        InputKind::JsonKey,
+        InputKind::JsonString,
+        InputKind::XmlDocument,
+        InputKind::XmlText,
+        InputKind::RawBody,
+        InputKind::FhirNarrative,
+        InputKind::ClinicalText,
+    ];
+}
+
 /// The attack class a finding belongs to (the corpus categories use these names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AttackClass {
@@ -445,25 +468,7 @@ fn full(input: &Input<'_>, findings: &mut Vec<Finding>) {
 mod tests {
     use super::*;
 
-    const KINDS: [InputKind; 17] = [
-        InputKind::PathSegment,
-        InputKind::Path,
-        InputKind::QueryName,
-        InputKind::QueryValue,
-        InputKind::HeaderValue,
-        InputKind::CookieName,
-        InputKind::CookieValue,
-        InputKind::FormName,
-        InputKind::FormValue,
-        InputKind::FileName,
-        InputKind::JsonKey,
-        InputKind::JsonString,
-        InputKind::XmlDocument,
-        InputKind::XmlText,
-        InputKind::RawBody,
-        InputKind::FhirNarrative,
-        InputKind::ClinicalText,
-    ];
+    const KINDS: [InputKind; 17] = InputKind::ALL;
 
     /// The engine remembers judgements by [`JudgedAs`]: inputs judged as the same must get the
     /// same findings whatever their names.

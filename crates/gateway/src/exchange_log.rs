@@ -21,6 +21,10 @@ use crate::error::GatewayError;
 /// out itself: over a second of records at 40,000 exchanges per second.
 const MAX_PENDING: usize = 64 * 1024 * 1024;
 
+/// The most room the written buffer keeps between writes: after a stall has grown it, the
+/// memory goes back (100 ms of records at 40,000 exchanges per second fit in it).
+const MAX_KEPT: usize = 8 * 1024 * 1024;
+
 /// The exchange log, shared by every worker.
 #[derive(Clone)]
 pub struct ExchangeLog {
@@ -92,6 +96,9 @@ impl ExchangeLog {
             tracing::error!(%error, "cannot write the exchange log");
         }
         sink.writing.clear();
+        if sink.writing.capacity() > MAX_KEPT {
+            sink.writing = Vec::new();
+        }
     }
 }
 
@@ -147,6 +154,17 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"");
         log.write_line(b"{\"n\":2}\n");
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"n\":1}\n{\"n\":2}\n");
+    }
+
+    #[test]
+    fn the_room_a_stall_took_is_given_back_after_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = file_log(dir.path(), 2 * MAX_KEPT);
+        let line = vec![b'x'; MAX_KEPT + 1];
+        log.write_line(&line);
+        log.flush();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), line.len() as u64);
+        assert!(lock(&log.shared.sink).writing.capacity() <= MAX_KEPT);
     }
 
     #[test]
